@@ -1,0 +1,185 @@
+/**
+ * Chooses and initialises the TensorFlow.js backend: `webgpu` on a hardware GPU adapter, else the
+ * fastest CPU path (`wasm`, with the training kernels this project adds), with an explicit
+ * override. Runs in Deno and in a browser tab alike (the environment variable is read only where
+ * `Deno` exists).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import "@tensorflow/tfjs-backend-webgpu";
+
+/** A TensorFlow.js backend this project runs on. */
+export type BackendName = "cpu" | "wasm" | "webgpu";
+
+/** A backend, or `auto` to choose by the rules in {@link chooseBackend}. */
+export type BackendChoice = BackendName | "auto";
+
+/** Every accepted backend choice, for CLI validation and messages. */
+export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "webgpu", "wasm", "cpu"];
+
+/** Environment variable that overrides the backend choice (a flag overrides it in turn). */
+export const BACKEND_ENV = "BN_BACKEND";
+
+/** What is known about the WebGPU adapter. */
+export interface AdapterSummary {
+  /** Adapter description, e.g. "NVIDIA H100 80GB HBM3" or "llvmpipe (LLVM 15.0.6, 256 bits)". */
+  description: string;
+  vendor: string;
+  architecture: string;
+  /** True for software rasterisers (Mesa llvmpipe/lavapipe, SwiftShader): no real GPU. */
+  software: boolean;
+}
+
+/** The backend in use and why it was chosen. */
+export interface BackendInfo {
+  backend: BackendName;
+  /** The WebGPU adapter, when one exists (also reported when another backend was chosen). */
+  adapter: AdapterSummary | null;
+  /** One sentence: how the choice was made. */
+  reason: string;
+}
+
+const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|software|softpipe/i;
+
+/**
+ * Looks for a WebGPU adapter.
+ *
+ * @returns The adapter's summary, or null where WebGPU or an adapter is absent.
+ */
+export async function describeAdapter(): Promise<AdapterSummary | null> {
+  const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+  if (gpu === undefined) return null;
+  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (adapter === null) return null;
+  const info = adapter.info;
+  const description = info.description || info.device || "unknown adapter";
+  const fallback = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter;
+  return {
+    description,
+    vendor: info.vendor,
+    architecture: info.architecture,
+    software: fallback === true || SOFTWARE_ADAPTER.test(description),
+  };
+}
+
+/**
+ * The backend `auto` resolves to: `webgpu` on a hardware adapter, else `wasm` (measured fastest
+ * CPU path: `deno task bench` compares them; Mesa's software adapter is 4-20x slower than wasm).
+ *
+ * @param adapter The adapter found, or null.
+ * @returns The backend and the reason.
+ */
+export function chooseBackend(adapter: AdapterSummary | null): { backend: BackendName; reason: string } {
+  if (adapter === null) {
+    return { backend: "wasm", reason: "no WebGPU adapter: using wasm, the fastest CPU path" };
+  }
+  if (adapter.software) {
+    return {
+      backend: "wasm",
+      reason: `WebGPU adapter "${adapter.description}" is a software rasteriser: using wasm, ` +
+        "the fastest CPU path",
+    };
+  }
+  return { backend: "webgpu", reason: `hardware WebGPU adapter "${adapter.description}"` };
+}
+
+/**
+ * Validates a backend name from a flag or the environment.
+ *
+ * @param value The raw string.
+ * @param source Where it came from, for the message (e.g. "--backend" or "BN_BACKEND").
+ * @returns The choice.
+ */
+export function parseBackendChoice(value: string, source: string): BackendChoice {
+  const choice = value.trim().toLowerCase();
+  if ((BACKEND_CHOICES as readonly string[]).includes(choice)) return choice as BackendChoice;
+  throw new RangeError(
+    `Cannot select backend: unknown ${source} value "${value}", expected one of ${
+      BACKEND_CHOICES.join(", ")
+    }`,
+  );
+}
+
+function backendFromEnvironment(): BackendChoice | undefined {
+  const deno = (globalThis as { Deno?: { env: { get(key: string): string | undefined } } }).Deno;
+  let value: string | undefined;
+  try {
+    value = deno?.env.get(BACKEND_ENV);
+  } catch {
+    return undefined; // no --allow-env: the variable cannot be read, so it cannot be set either
+  }
+  return value === undefined || value === "" ? undefined : parseBackendChoice(value, BACKEND_ENV);
+}
+
+/** Hooks that register this project's kernels and gradients on a backend before first use. */
+type BackendSetup = (backend: BackendName) => void | Promise<void>;
+const setupHooks: BackendSetup[] = [];
+
+/**
+ * Registers a function run by {@link initBackend} after the backend is set (used by the kernel
+ * modules to add missing kernels and faster gradients).
+ *
+ * @param hook The setup function.
+ */
+export function onBackendInit(hook: BackendSetup): void {
+  setupHooks.push(hook);
+}
+
+/** Options of {@link initBackend}. */
+export interface InitBackendOptions {
+  /** Explicit choice; overrides `BN_BACKEND`. Default: `BN_BACKEND`, else `auto`. */
+  backend?: BackendChoice;
+}
+
+/**
+ * Chooses, initialises and reports the backend.
+ *
+ * @param options See {@link InitBackendOptions}.
+ * @returns The backend in use, the adapter and the reason.
+ * @throws Error when `webgpu` is requested and no adapter exists, or a backend fails to start.
+ */
+export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
+  const requested = options.backend ?? backendFromEnvironment() ?? "auto";
+  const adapter = await describeAdapter();
+  let backend: BackendName;
+  let reason: string;
+  if (requested === "auto") {
+    ({ backend, reason } = chooseBackend(adapter));
+  } else {
+    backend = requested;
+    reason = options.backend !== undefined
+      ? `requested explicitly`
+      : `requested by ${BACKEND_ENV}=${requested}`;
+  }
+  if (backend === "webgpu" && adapter === null) {
+    throw new Error(
+      "Cannot use the webgpu backend: no WebGPU adapter was found (navigator.gpu " +
+        ((globalThis.navigator as Navigator | undefined)?.gpu === undefined
+          ? "is undefined"
+          : "returned no adapter") +
+        "). Use --backend wasm (or cpu), or see README.md, 'Running on a GPU'",
+    );
+  }
+  // Silence tfjs's "running in Node.js" banner and debug-only warnings.
+  tf.enableProdMode();
+  const ok = await tf.setBackend(backend);
+  if (!ok) throw new Error(`Cannot initialise the ${backend} backend: tf.setBackend returned false`);
+  await tf.ready();
+  for (const hook of setupHooks) await hook(backend);
+  return { backend, adapter, reason };
+}
+
+/**
+ * One line for logs and figure provenance, e.g. `webgpu (NVIDIA H100 80GB HBM3)`.
+ *
+ * @param info The result of {@link initBackend}.
+ * @returns A short description.
+ */
+export function formatBackend(info: BackendInfo): string {
+  const adapter = info.adapter === null
+    ? "no WebGPU adapter"
+    : `${info.adapter.software ? "software adapter" : "adapter"} ${info.adapter.description}`;
+  return `${info.backend} (${adapter}; ${info.reason})`;
+}

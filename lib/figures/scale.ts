@@ -1,0 +1,77 @@
+/**
+ * Run scales of the experiments: how far each figure's run is shrunk from the paper's settings.
+ *
+ * `smoke` runs in seconds on the committed CIFAR-10 sample (tests, CI), `quick` fits a 2-core CPU
+ * without a GPU, `paper` follows docs/PROTOCOL.md. Figures record their scale, and a figure is
+ * never replaced by one of a smaller scale unless forced (see `lib/figures/provenance.ts`).
+ *
+ * @module
+ */
+
+/** How far a run is shrunk from the paper's settings, smallest first. */
+export type Scale = "smoke" | "quick" | "paper";
+
+/** Every scale, smallest first (the order {@link scaleRank} follows). */
+export const SCALES: readonly Scale[] = ["smoke", "quick", "paper"];
+
+/** The scale used when none is given. */
+export const DEFAULT_SCALE: Scale = "quick";
+
+/**
+ * Whether a string names a scale.
+ *
+ * @param value Any string.
+ * @returns True for `smoke`, `quick` and `paper`.
+ *
+ * @example
+ * ```ts
+ * import { isScale } from "./scale.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(isScale("quick"), true);
+ * assert.equal(isScale("huge"), false);
+ * ```
+ */
+export function isScale(value: string): value is Scale {
+  return (SCALES as readonly string[]).includes(value);
+}
+
+/**
+ * Validates a scale name from a flag or the environment.
+ *
+ * @param value The raw string (surrounding space and case are ignored).
+ * @param source Where it came from, for the message (e.g. "--scale" or "FIGURE_SCALE").
+ * @returns The scale.
+ * @throws {RangeError} If the value names no scale; the message lists the valid ones.
+ *
+ * @example
+ * ```ts
+ * import { parseScale } from "./scale.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(parseScale(" Paper ", "--scale"), "paper");
+ * assert.throws(() => parseScale("huge", "--scale"), RangeError);
+ * ```
+ */
+export function parseScale(value: string, source: string): Scale {
+  const scale = value.trim().toLowerCase();
+  if (isScale(scale)) return scale;
+  throw new RangeError(
+    `Cannot select scale: unknown ${source} value "${value}", expected one of ${SCALES.join(", ")}`,
+  );
+}
+
+/**
+ * The position of a scale in `smoke < quick < paper`.
+ *
+ * @param scale A scale.
+ * @returns 0 for smoke, 1 for quick, 2 for paper.
+ *
+ * @example
+ * ```ts
+ * import { scaleRank } from "./scale.ts";
+ * import assert from "node:assert/strict";
+ * assert.ok(scaleRank("paper") > scaleRank("smoke"));
+ * ```
+ */
+export function scaleRank(scale: Scale): number {
+  return SCALES.indexOf(scale);
+}

@@ -1,0 +1,253 @@
+/**
+ * The normalisation layers compared in the paper: BatchNorm, noisy BatchNorm (Algorithm 1),
+ * the same noise without BatchNorm, and l_p normalisation (p = 1, 2, inf).
+ *
+ * Statistics are per unit: over the batch for dense activations [N, C], over batch, height and
+ * width for conv activations [N, H, W, C] (the last axis is always the unit axis).
+ *
+ * Choices (state them in paper.md):
+ * - `batchnorm`, `noisy-batchnorm`, `l1`, `l2` and `linf` have a learnable per-unit scale
+ *   gamma and shift beta applied after normalising; `none` and `noise-only` have none.
+ * - Noise (Algorithm 1) is applied after normalisation and after gamma/beta, in training mode
+ *   only.
+ * - BatchNorm: (x - mean) / sqrt(var + eps), biased batch variance, eps = 1e-5.
+ * - l_p: (x - mean) / (norm + eps) with norm = (mean |x|^p)^(1/p) (max |x| for p = inf) of the
+ *   activations *before* the mean shift, eps = 1e-5 (only guards division by zero).
+ * - The moments returned for running averages are (mean, biased variance) for the BatchNorm
+ *   variants and (mean, l_p norm) for the l_p variants: the `variance` slot holds the divisor's
+ *   statistic, so evaluation mode with running state divides by the running l_p norm.
+ *
+ * Every reduction goes through `unitMean`, whose gradient broadcasts on the device instead of
+ * building an activation-sized tensor of ones on the host as the gradients of `tf.mean` and
+ * `tf.sum` do (a per-step upload of the whole activation on webgpu).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { algorithm1Noise } from "./noise.ts";
+import type { NoiseKey, Normalization, RunningMoments } from "./types.ts";
+
+/** BatchNorm's epsilon, added to the variance (and to the l_p norm). */
+export const NORM_EPSILON = 1e-5;
+
+/** Options of `normalize`. */
+export interface NormalizeOptions {
+  /** Training mode: batch statistics and noise. Evaluation: running moments, no noise. */
+  training: boolean;
+  /** 1-based layer number (keys the noise so each layer gets its own). */
+  layer: number;
+  /** Learnable scale [C], applied when given (the affine variants). */
+  gamma?: tf.Tensor;
+  /** Learnable shift [C], applied when given. */
+  beta?: tf.Tensor;
+  /** Required in training mode for `noisy-batchnorm` and `noise-only`. */
+  noiseKey?: NoiseKey;
+  /** Running statistics for evaluation mode; batch statistics are used without them. */
+  running?: RunningMoments;
+  /** Epsilon (default `NORM_EPSILON`). */
+  epsilon?: number;
+}
+
+/** What `normalize` returns. */
+export interface NormalizeResult {
+  /** Normalised (and, in training mode, noisy) activation, same shape as the input. */
+  output: tf.Tensor;
+  /**
+   * Training mode, variants with statistics only: the batch's per-unit statistics [C]
+   * (mean and biased variance, or mean and l_p norm for the l_p variants).
+   */
+  batchMoments?: RunningMoments;
+}
+
+/**
+ * Whether a normalisation has a learnable scale and shift (gamma, beta).
+ *
+ * @param normalization The variant.
+ * @returns True for BatchNorm, noisy BatchNorm and the l_p variants.
+ */
+export function hasAffine(normalization: Normalization): boolean {
+  return hasStatistics(normalization);
+}
+
+/**
+ * Whether a normalisation uses per-unit batch statistics (and keeps running ones).
+ *
+ * @param normalization The variant.
+ * @returns True for BatchNorm, noisy BatchNorm and the l_p variants.
+ */
+export function hasStatistics(normalization: Normalization): boolean {
+  switch (normalization) {
+    case "none":
+    case "noise-only":
+      return false;
+    case "batchnorm":
+    case "noisy-batchnorm":
+    case "l1":
+    case "l2":
+    case "linf":
+      return true;
+    default:
+      throw new TypeError(`Cannot classify normalization: unknown variant, got ${normalization}`);
+  }
+}
+
+/**
+ * Whether a normalisation adds the training noise of Algorithm 1.
+ *
+ * @param normalization The variant.
+ * @returns True for `noisy-batchnorm` and `noise-only`.
+ */
+export function hasNoise(normalization: Normalization): boolean {
+  return normalization === "noisy-batchnorm" || normalization === "noise-only";
+}
+
+/**
+ * Per-unit mean over every axis but the last, keeping dims: [N, (H, W,) C] -> [1, (1, 1,) C].
+ * The gradient broadcasts dy / n against `onesLike(x)`, a device-side fill.
+ *
+ * @param x Activation [N, (H, W,) C].
+ * @returns The per-unit mean with kept dims.
+ */
+export function unitMean(x: tf.Tensor): tf.Tensor {
+  const axes = x.shape.slice(0, -1).map((_, i) => i);
+  const count = x.size / x.shape[x.shape.length - 1]!;
+  const mean = tf.customGrad(
+    (input: tf.Tensor | tf.GradSaveFunc, save: tf.Tensor | tf.GradSaveFunc) => {
+      const t = input as tf.Tensor;
+      (save as tf.GradSaveFunc)([t]);
+      return {
+        value: tf.mean(t, axes, true),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+          tf.mul(tf.onesLike(saved[0]!), tf.div(dy, count)),
+      };
+    },
+  );
+  return mean(x);
+}
+
+/** Per-unit divisor statistic of an l_p variant: [N, (H, W,) C] -> [1, (1, 1,) C]. */
+function lpNorm(x: tf.Tensor, normalization: "l1" | "l2" | "linf"): tf.Tensor {
+  switch (normalization) {
+    case "l1":
+      return unitMean(tf.abs(x));
+    case "l2":
+      return tf.sqrt(unitMean(tf.square(x)));
+    case "linf": {
+      const axes = x.shape.slice(0, -1).map((_, i) => i);
+      // Max's gradient is an equality mask computed on the device.
+      return tf.max(tf.abs(x), axes, true);
+    }
+  }
+}
+
+function toUnitShape(x: tf.Tensor, stat: tf.Tensor): tf.Tensor {
+  const shape = x.shape.map((_, i) => i === x.rank - 1 ? x.shape[i]! : 1);
+  return tf.reshape(stat, shape);
+}
+
+/**
+ * Normalise one layer's pre-activation per unit, then apply gamma/beta when given, then (in
+ * training mode, noisy variants) the noise of Algorithm 1. See the module doc for the choices.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { normalize } from "./norm.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await tf.setBackend("cpu");
+ * const x = tf.tensor2d([[1, 10], [3, 30]]);
+ * const { output } = normalize(x, "batchnorm", { training: true, layer: 1 });
+ * const [a, b] = await output.data();
+ * assert.ok(Math.abs(a! + 1) < 1e-4 && Math.abs(b! + 1) < 1e-4);
+ * tf.dispose([x, output]);
+ * ```
+ *
+ * @param x Pre-activation [N, C] or [N, H, W, C].
+ * @param normalization The variant.
+ * @param options Mode, layer number, affine parameters, noise key, running statistics.
+ * @returns The output and, in training mode, this batch's statistics.
+ */
+export function normalize(
+  x: tf.Tensor,
+  normalization: Normalization,
+  options: NormalizeOptions,
+): NormalizeResult {
+  if (x.rank < 2) {
+    throw new TypeError(`Cannot normalize: input must be [N, (H, W,) C], got [${x.shape}]`);
+  }
+  const { training, layer, gamma, beta, noiseKey, running } = options;
+  const eps = options.epsilon ?? NORM_EPSILON;
+  const units = x.shape[x.rank - 1]!;
+  if (running !== undefined && running.mean.size !== units) {
+    throw new TypeError(
+      `Cannot normalize: running statistics must have ${units} units, got ${running.mean.size}`,
+    );
+  }
+  if (training && hasNoise(normalization) && noiseKey === undefined) {
+    throw new TypeError(
+      `Cannot normalize: ${normalization} needs options.noiseKey in training mode, got none`,
+    );
+  }
+  const [output, mean, variance] = tf.tidy(() => {
+    let y: tf.Tensor; // [N, (H, W,) C]
+    let stats: [tf.Tensor, tf.Tensor] | undefined; // ([1, (1, 1,) C], same)
+    const useBatch = training || running === undefined;
+    switch (normalization) {
+      case "none":
+      case "noise-only":
+        y = x;
+        break;
+      case "batchnorm":
+      case "noisy-batchnorm": {
+        if (useBatch) {
+          const mean = unitMean(x); // [1, (1, 1,) C]
+          const centered = tf.sub(x, mean);
+          const variance = unitMean(tf.square(centered)); // biased
+          y = tf.mul(centered, tf.rsqrt(tf.add(variance, eps)));
+          stats = [mean, variance];
+        } else {
+          const mean = toUnitShape(x, running!.mean);
+          const variance = toUnitShape(x, running!.variance);
+          y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+        }
+        break;
+      }
+      case "l1":
+      case "l2":
+      case "linf": {
+        if (useBatch) {
+          const mean = unitMean(x); // [1, (1, 1,) C]
+          // The norm of the activations before the mean shift, as the paper defines it.
+          const norm = lpNorm(x, normalization); // [1, (1, 1,) C]
+          y = tf.div(tf.sub(x, mean), tf.add(norm, eps));
+          stats = [mean, norm];
+        } else {
+          const mean = toUnitShape(x, running!.mean);
+          const norm = toUnitShape(x, running!.variance);
+          y = tf.div(tf.sub(x, mean), tf.add(norm, eps));
+        }
+        break;
+      }
+      default:
+        throw new TypeError(`Cannot normalize: unknown variant, got ${normalization}`);
+    }
+    if (gamma !== undefined) y = tf.mul(y, gamma); // [C] broadcasts on the last axis
+    if (beta !== undefined) y = tf.add(y, beta);
+    if (training && hasNoise(normalization)) {
+      const { scale, shift } = algorithm1Noise(x.shape, noiseKey!, layer);
+      y = tf.add(tf.mul(scale, y), shift);
+    }
+    if (training && stats !== undefined) {
+      return [y, tf.reshape(stats[0], [units]), tf.reshape(stats[1], [units])];
+    }
+    return [y];
+  });
+  if (mean !== undefined && variance !== undefined) {
+    return {
+      output: output!,
+      batchMoments: { mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D },
+    };
+  }
+  return { output: output! };
+}

@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { renderSvg, validateSpec } from "../../lib/figures/render.ts";
+import { provenanceProblems, type VegaLiteSpec } from "../../lib/figures/spec.ts";
+import { figureStem } from "../../lib/notebook/notebook.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const FIGURES = join(ROOT, "figures");
+
+async function names(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) if (entry.isFile) found.push(entry.name);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return found.sort();
+}
+
+const specs = (await names(FIGURES)).filter((name) => name.endsWith(".vl.json"));
+const notebookStems = (await names(join(ROOT, "notebooks"))).map(figureStem);
+
+if (specs.length === 0) {
+  Deno.test("committed figures: none in figures/ yet, so nothing to check (vacuous pass)", () => {
+    console.log("figures/ holds no *.vl.json: no committed figure was checked");
+    assert.equal(specs.length, 0);
+  });
+}
+
+for (const name of specs) {
+  const stem = name.slice(0, -".vl.json".length);
+  Deno.test(`committed figure ${stem}: compiles, renders, has provenance, siblings and a notebook`, async () => {
+    const spec = JSON.parse(await Deno.readTextFile(join(FIGURES, name))) as VegaLiteSpec;
+    validateSpec(spec);
+    assert.match(await renderSvg(spec), /^<svg/);
+    assert.deepEqual(provenanceProblems(spec), [], `${name}: provenance`);
+    const figure = (spec.usermeta as { provenance: { figure: string } }).provenance.figure;
+    assert.equal(figure, stem, `${name}: usermeta.provenance.figure`);
+    const files = await names(FIGURES);
+    assert.ok(files.includes(`${stem}.svg`), `${stem}.svg is missing`);
+    assert.ok(files.includes(`${stem}.results.json`), `${stem}.results.json is missing`);
+    JSON.parse(await Deno.readTextFile(join(FIGURES, `${stem}.results.json`)));
+    assert.ok(notebookStems.includes(stem), `no notebooks/NN-${stem}.ipynb makes ${name}`);
+  });
+}
