@@ -9,6 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
+import { registerTrainingKernels } from "./kernels/register.ts";
 
 /** A TensorFlow.js backend this project runs on. */
 export type BackendName = "cpu" | "wasm" | "webgpu";
@@ -71,7 +72,9 @@ export async function describeAdapter(): Promise<AdapterSummary | null> {
  * @param adapter The adapter found, or null.
  * @returns The backend and the reason.
  */
-export function chooseBackend(adapter: AdapterSummary | null): { backend: BackendName; reason: string } {
+export function chooseBackend(
+  adapter: AdapterSummary | null,
+): { backend: BackendName; reason: string } {
   if (adapter === null) {
     return { backend: "wasm", reason: "no WebGPU adapter: using wasm, the fastest CPU path" };
   }
@@ -113,24 +116,32 @@ function backendFromEnvironment(): BackendChoice | undefined {
   return value === undefined || value === "" ? undefined : parseBackendChoice(value, BACKEND_ENV);
 }
 
-/** Hooks that register this project's kernels and gradients on a backend before first use. */
-type BackendSetup = (backend: BackendName) => void | Promise<void>;
-const setupHooks: BackendSetup[] = [];
-
-/**
- * Registers a function run by {@link initBackend} after the backend is set (used by the kernel
- * modules to add missing kernels and faster gradients).
- *
- * @param hook The setup function.
- */
-export function onBackendInit(hook: BackendSetup): void {
-  setupHooks.push(hook);
-}
-
 /** Options of {@link initBackend}. */
 export interface InitBackendOptions {
   /** Explicit choice; overrides `BN_BACKEND`. Default: `BN_BACKEND`, else `auto`. */
   backend?: BackendChoice;
+}
+
+/**
+ * Resolves a choice against the adapter found, without touching tfjs.
+ *
+ * @param requested The choice, and where it came from (for the reason).
+ * @param adapter The adapter found, or null.
+ * @returns The backend and the reason.
+ * @throws {Error} When `webgpu` is requested and there is no adapter.
+ */
+export function resolveBackend(
+  requested: { choice: BackendChoice; source: string },
+  adapter: AdapterSummary | null,
+): { backend: BackendName; reason: string } {
+  if (requested.choice === "auto") return chooseBackend(adapter);
+  if (requested.choice === "webgpu" && adapter === null) {
+    throw new Error(
+      "Cannot use the webgpu backend: no WebGPU adapter was found. Use --backend wasm (or " +
+        "cpu), or see README.md, 'Backends and GPUs', for the Vulkan driver a GPU needs",
+    );
+  }
+  return { backend: requested.choice, reason: `requested by ${requested.source}` };
 }
 
 /**
@@ -141,33 +152,23 @@ export interface InitBackendOptions {
  * @throws Error when `webgpu` is requested and no adapter exists, or a backend fails to start.
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
-  const requested = options.backend ?? backendFromEnvironment() ?? "auto";
+  const fromEnvironment = backendFromEnvironment();
+  const requested = options.backend !== undefined
+    ? { choice: options.backend, source: "the caller" }
+    : fromEnvironment !== undefined
+    ? { choice: fromEnvironment, source: `${BACKEND_ENV}=${fromEnvironment}` }
+    : { choice: "auto" as const, source: "default" };
   const adapter = await describeAdapter();
-  let backend: BackendName;
-  let reason: string;
-  if (requested === "auto") {
-    ({ backend, reason } = chooseBackend(adapter));
-  } else {
-    backend = requested;
-    reason = options.backend !== undefined
-      ? `requested explicitly`
-      : `requested by ${BACKEND_ENV}=${requested}`;
-  }
-  if (backend === "webgpu" && adapter === null) {
-    throw new Error(
-      "Cannot use the webgpu backend: no WebGPU adapter was found (navigator.gpu " +
-        ((globalThis.navigator as Navigator | undefined)?.gpu === undefined
-          ? "is undefined"
-          : "returned no adapter") +
-        "). Use --backend wasm (or cpu), or see README.md, 'Running on a GPU'",
-    );
-  }
+  const { backend, reason } = resolveBackend(requested, adapter);
   // Silence tfjs's "running in Node.js" banner and debug-only warnings.
   tf.enableProdMode();
+  // Kernels tfjs lacks (wasm convolution gradients) and gradients that stay on the device.
+  registerTrainingKernels();
   const ok = await tf.setBackend(backend);
-  if (!ok) throw new Error(`Cannot initialise the ${backend} backend: tf.setBackend returned false`);
+  if (!ok) {
+    throw new Error(`Cannot initialise the ${backend} backend: tf.setBackend returned false`);
+  }
   await tf.ready();
-  for (const hook of setupHooks) await hook(backend);
   return { backend, adapter, reason };
 }
 

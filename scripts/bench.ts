@@ -7,7 +7,6 @@
  */
 import { parseArgs } from "node:util";
 import { BACKEND_CHOICES, formatBackend, initBackend, parseBackendChoice } from "../lib/backend.ts";
-import { registerTrainingKernels } from "../lib/kernels/mod.ts";
 import { benchData } from "./bench/data.ts";
 import { benchKernels } from "./bench/kernels.ts";
 import { benchStep } from "./bench/step.ts";
@@ -48,7 +47,9 @@ async function main(): Promise<void> {
   }
   for (const p of positionals) {
     if (!(SECTIONS as readonly string[]).includes(p)) {
-      console.error(`Unknown bench section "${p}", expected one of ${SECTIONS.join(", ")}\n${USAGE}`);
+      console.error(
+        `Unknown bench section "${p}", expected one of ${SECTIONS.join(", ")}\n${USAGE}`,
+      );
       Deno.exit(2);
     }
   }
@@ -71,7 +72,6 @@ async function main(): Promise<void> {
     const backend = values.backend === undefined
       ? undefined
       : parseBackendChoice(values.backend, "--backend");
-    registerTrainingKernels();
     const info = await initBackend(backend === undefined ? {} : { backend });
     console.log(`backend: ${formatBackend(info)}`);
     report.backend = info;

@@ -218,7 +218,17 @@ export async function downloadCifar10(
   const url = options.url ?? CIFAR10_ARCHIVE.url;
   const progress = options.onProgress ?? (() => {});
   progress(`downloading ${url}`);
-  const response = await fetch(url);
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    throw new Error(
+      `Cannot download CIFAR-10 from ${url}: ${(error as Error).message}. Without network ` +
+        "access, copy the official binary files (data_batch_1..5 and test_batch, .bin or " +
+        ".bin.gz) into data/cifar10/, or set CIFAR10_DIR to the folder that holds them, or run " +
+        "`deno task data --archive cifar-10-binary.tar.gz` with a downloaded archive",
+    );
+  }
   if (!response.ok || response.body === null) {
     await response.body?.cancel();
     throw new Error(

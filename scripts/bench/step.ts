@@ -40,13 +40,23 @@ async function timeSteps(
 ): Promise<number> {
   const network = createVgg({ normalization, width });
   const random = new Random(0, STREAMS.data);
-  const x = tf.tensor4d(random.fillNormal(new Float32Array(batch * 32 * 32 * 3)), [batch, 32, 32, 3]);
+  const x = tf.tensor4d(random.fillNormal(new Float32Array(batch * 32 * 32 * 3)), [
+    batch,
+    32,
+    32,
+    3,
+  ]);
   const y = tf.tensor1d(Int32Array.from({ length: batch }, () => random.int(10)), "int32");
   const source = { batch: () => ({ x: tf.clone(x), targets: tf.clone(y) }) };
   const config = { ...SGD_DEFAULTS, learningRate: 0.01, seed: 0, steps: 2, metricsEvery: 2 };
   let state = (await train(network, source, config, initialState(network, 0))).state; // warm-up
   const start = performance.now();
-  const outcome = await train(network, source, { ...config, steps: 2 + steps, metricsEvery: steps }, state);
+  const outcome = await train(
+    network,
+    source,
+    { ...config, steps: 2 + steps, metricsEvery: steps },
+    state,
+  );
   const ms = (performance.now() - start) / steps; // the block read-back waits for the device
   state = outcome.state;
   disposeState(state);
@@ -90,7 +100,9 @@ async function torchBaseline(options: StepBenchOptions): Promise<TorchReport | n
 export async function benchStep(options: StepBenchOptions): Promise<StepBenchRow[]> {
   const torch = options.torch ? await torchBaseline(options) : null;
   if (options.torch && torch === null) {
-    console.log("PyTorch baseline skipped: no python3 with torch (Debian: apt-get install python3-torch)");
+    console.log(
+      "PyTorch baseline skipped: no python3 with torch (Debian: apt-get install python3-torch)",
+    );
   } else if (torch !== null) {
     console.log(`PyTorch ${torch.torch} fp32 on ${options.torchDevice}, ${torch.threads} threads`);
   }

@@ -1,0 +1,12 @@
+/**
+ * Fast CPU training on the tfjs wasm backend: missing and faster wasm kernels
+ * (`wasm_conv_grads.ts`), gradients that broadcast on the device (`gradients.ts`), the threaded
+ * wasm binary under Deno (`wasm_threads.ts`), and one call to install the first two
+ * (`register.ts`).
+ *
+ * @module
+ */
+export * from "./gradients.ts";
+export * from "./register.ts";
+export * from "./wasm_conv_grads.ts";
+export * from "./wasm_threads.ts";

@@ -1,0 +1,27 @@
+/**
+ * One call that installs every kernel and gradient of this folder.
+ *
+ * @module
+ */
+import { registerFastGradients } from "./gradients.ts";
+import { registerWasmTrainingKernels } from "./wasm_conv_grads.ts";
+
+/**
+ * Registers the wasm training kernels (`registerWasmTrainingKernels`) and the device-side
+ * gradients (`registerFastGradients`). Idempotent; call before the first gradient. Safe before
+ * or after the backend is initialised.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { registerTrainingKernels } from "./register.ts";
+ * import { ok } from "node:assert/strict";
+ *
+ * registerTrainingKernels();
+ * ok(tf.getKernel("Conv2DBackpropFilter", "wasm") !== undefined);
+ * ```
+ */
+export function registerTrainingKernels(): void {
+  registerWasmTrainingKernels();
+  registerFastGradients();
+}

@@ -1,0 +1,147 @@
+/**
+ * Shared helpers of the kernel tests: seeded data, running one function on two backends, error
+ * measures and a plain-TypeScript direct convolution (the independent oracle).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { Random } from "../../lib/rng.ts";
+
+/** Stream id of the kernel tests' data (any id not used by the library). */
+const TEST_STREAM = 9001;
+
+/** `n` standard normal float32 values from a fixed seed. */
+export function normals(n: number, seed: number): Float32Array {
+  return new Random(seed, TEST_STREAM).fillNormal(new Float32Array(n));
+}
+
+/** Runs `fn` on `backend` and reads every returned tensor back (then disposes them). */
+export async function runOn(
+  backend: "cpu" | "wasm",
+  fn: () => tf.Tensor | tf.Tensor[],
+): Promise<Float32Array[]> {
+  await tf.setBackend(backend);
+  await tf.ready();
+  const out = fn();
+  const list = Array.isArray(out) ? out : [out];
+  const values = await Promise.all(list.map(async (t) => Float32Array.from(await t.data())));
+  tf.dispose(list);
+  return values;
+}
+
+/** max |a - b| / max |b| (0 when both are all zero); throws on a length mismatch. */
+export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) {
+    throw new RangeError(`Cannot compare: lengths differ, got ${a.length} and ${b.length}`);
+  }
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return scale === 0 ? diff : diff / scale;
+}
+
+/**
+ * Runs `fn` on cpu and wasm and returns the worst relative error over its outputs, or with
+ * `joint` the relative error of all outputs concatenated (for a whole gradient, where some
+ * parts are zero in exact arithmetic, e.g. a bias followed by BatchNorm).
+ */
+export async function wasmVsCpu(
+  fn: () => tf.Tensor | tf.Tensor[],
+  options: { joint?: boolean } = {},
+): Promise<number> {
+  const cpu = await runOn("cpu", fn);
+  const wasm = await runOn("wasm", fn);
+  if (cpu.length !== wasm.length) {
+    throw new RangeError(
+      `Cannot compare: output counts differ, got ${cpu.length} and ${wasm.length}`,
+    );
+  }
+  if (options.joint === true) {
+    const concat = (parts: Float32Array[]) => Float32Array.from(parts.flatMap((p) => [...p]));
+    return relError(concat(wasm), concat(cpu));
+  }
+  return Math.max(...cpu.map((c, i) => relError(wasm[i]!, c)));
+}
+
+/** Geometry of a 2-D convolution, as TensorFlow defines SAME and VALID. */
+export interface ConvGeometry {
+  outH: number;
+  outW: number;
+  padTop: number;
+  padLeft: number;
+}
+
+/** Output size and leading padding of a conv along one axis (TensorFlow's rules). */
+function axisGeometry(size: number, k: number, s: number, pad: "same" | "valid"): [number, number] {
+  if (pad === "valid") return [Math.floor((size - k) / s) + 1, 0];
+  const out = Math.ceil(size / s);
+  const total = Math.max((out - 1) * s + k - size, 0);
+  return [out, Math.floor(total / 2)];
+}
+
+/** SAME/VALID geometry of an NHWC conv with a [kh, kw, ...] filter and stride s. */
+export function convGeometry(
+  h: number,
+  w: number,
+  kh: number,
+  kw: number,
+  s: number,
+  pad: "same" | "valid",
+): ConvGeometry {
+  const [outH, padTop] = axisGeometry(h, kh, s, pad);
+  const [outW, padLeft] = axisGeometry(w, kw, s, pad);
+  return { outH, outW, padTop, padLeft };
+}
+
+/**
+ * Direct (six nested loops, float64) gradients of y = conv2d(x, w, s, pad) for a given dy:
+ * dW[a, b, ci, co] = sum x[n, oy*s + a - top, ox*s + b - left, ci] dy[n, oy, ox, co] and
+ * dx[n, r, c, ci] = sum of dy[n, oy, ox, co] w[a, b, ci, co] over the taps that read x[n, r, c].
+ */
+export function directConvGrads(
+  x: Float32Array,
+  xShape: [number, number, number, number],
+  w: Float32Array,
+  wShape: [number, number, number, number],
+  dy: Float32Array,
+  s: number,
+  pad: "same" | "valid",
+): { dx: Float64Array; dw: Float64Array } {
+  const [n, h, wd, ci] = xShape;
+  const [kh, kw, , co] = wShape;
+  const { outH, outW, padTop, padLeft } = convGeometry(h, wd, kh, kw, s, pad);
+  const dx = new Float64Array(x.length);
+  const dw = new Float64Array(w.length);
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < outH; oy++) {
+      for (let ox = 0; ox < outW; ox++) {
+        for (let a = 0; a < kh; a++) {
+          const r = oy * s + a - padTop;
+          if (r < 0 || r >= h) continue;
+          for (let c = 0; c < kw; c++) {
+            const col = ox * s + c - padLeft;
+            if (col < 0 || col >= wd) continue;
+            for (let i = 0; i < ci; i++) {
+              const xi = ((b * h + r) * wd + col) * ci + i;
+              for (let o = 0; o < co; o++) {
+                const g = dy[((b * outH + oy) * outW + ox) * co + o]!;
+                const wi = ((a * kw + c) * ci + i) * co + o;
+                dw[wi]! += x[xi]! * g;
+                dx[xi]! += w[wi]! * g;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return { dx, dw };
+}
+
+/** The live tensor count and the backend's live data buffers (wasm intermediates included). */
+export function memorySnapshot(): { tensors: number; buffers: number } {
+  return { tensors: tf.memory().numTensors, buffers: tf.engine().backend.numDataIds() };
+}
