@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
 import { registerTrainingKernels } from "./kernels/register.ts";
+import { enableWasmThreads, MAX_WASM_THREADS } from "./kernels/wasm_threads.ts";
 
 /** A TensorFlow.js backend this project runs on. */
 export type BackendName = "cpu" | "wasm" | "webgpu";
@@ -22,6 +23,9 @@ export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "webgpu", "was
 
 /** Environment variable that overrides the backend choice (a flag overrides it in turn). */
 export const BACKEND_ENV = "BN_BACKEND";
+
+/** Environment variable setting the wasm backend's thread count (1 = single-threaded). */
+export const WASM_THREADS_ENV = "BN_WASM_THREADS";
 
 /** What is known about the WebGPU adapter. */
 export interface AdapterSummary {
@@ -40,6 +44,8 @@ export interface BackendInfo {
   adapter: AdapterSummary | null;
   /** One sentence: how the choice was made. */
   reason: string;
+  /** Threads of the wasm backend (1 elsewhere). */
+  threads: number;
 }
 
 const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|software|softpipe/i;
@@ -105,21 +111,50 @@ export function parseBackendChoice(value: string, source: string): BackendChoice
   );
 }
 
-function backendFromEnvironment(): BackendChoice | undefined {
+function environment(key: string): string | undefined {
   const deno = (globalThis as { Deno?: { env: { get(key: string): string | undefined } } }).Deno;
-  let value: string | undefined;
   try {
-    value = deno?.env.get(BACKEND_ENV);
+    const value = deno?.env.get(key);
+    return value === "" ? undefined : value;
   } catch {
     return undefined; // no --allow-env: the variable cannot be read, so it cannot be set either
   }
-  return value === undefined || value === "" ? undefined : parseBackendChoice(value, BACKEND_ENV);
+}
+
+function backendFromEnvironment(): BackendChoice | undefined {
+  const value = environment(BACKEND_ENV);
+  return value === undefined ? undefined : parseBackendChoice(value, BACKEND_ENV);
+}
+
+/**
+ * Validates a wasm thread count from a flag or the environment.
+ *
+ * @param value The raw string.
+ * @param source Where it came from, for the message.
+ * @returns An integer in 1..8.
+ */
+export function parseThreadCount(value: string, source: string): number {
+  const threads = Number(value);
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_WASM_THREADS) {
+    throw new RangeError(
+      `Cannot set wasm threads: ${source} must be an integer in 1..${MAX_WASM_THREADS}, got "${value}"`,
+    );
+  }
+  return threads;
 }
 
 /** Options of {@link initBackend}. */
 export interface InitBackendOptions {
   /** Explicit choice; overrides `BN_BACKEND`. Default: `BN_BACKEND`, else `auto`. */
   backend?: BackendChoice;
+  /**
+   * wasm threads (XNNPACK's pool, including the calling thread). Default: `BN_WASM_THREADS`,
+   * else 1: the pool's threads spin while they wait, so on a machine whose cores are busy
+   * (parallel tests, other jobs) more threads make a step several times slower; on an idle
+   * machine 2 threads gave 1.3x (see `deno task bench`). Only the first initialisation of wasm
+   * in a process can set it.
+   */
+  wasmThreads?: number;
 }
 
 /**
@@ -164,12 +199,41 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   tf.enableProdMode();
   // Kernels tfjs lacks (wasm convolution gradients) and gradients that stay on the device.
   registerTrainingKernels();
-  const ok = await tf.setBackend(backend);
-  if (!ok) {
-    throw new Error(`Cannot initialise the ${backend} backend: tf.setBackend returned false`);
+  let threads = 1;
+  if (backend === "wasm") {
+    const fromEnv = environment(WASM_THREADS_ENV);
+    const requestedThreads = options.wasmThreads ??
+      (fromEnv === undefined ? 1 : parseThreadCount(fromEnv, WASM_THREADS_ENV));
+    threads = await startWasm(requestedThreads);
+  } else {
+    const ok = await tf.setBackend(backend);
+    if (!ok) {
+      throw new Error(`Cannot initialise the ${backend} backend: tf.setBackend returned false`);
+    }
+    await tf.ready();
   }
+  return { backend, adapter, reason, threads };
+}
+
+/**
+ * Starts wasm with `threads` threads where it is not running yet (tfjs fixes the count at the
+ * backend's first initialisation); falls back to one thread where threads cannot start.
+ */
+async function startWasm(threads: number): Promise<number> {
+  const running = tf.findBackend("wasm") !== null;
+  if (!running && threads > 1) {
+    try {
+      const started = await enableWasmThreads(threads);
+      return started;
+    } catch (error) {
+      console.warn(`wasm threads unavailable, using one thread: ${(error as Error).message}`);
+    }
+  }
+  const ok = await tf.setBackend("wasm");
+  if (!ok) throw new Error("Cannot initialise the wasm backend: tf.setBackend returned false");
   await tf.ready();
-  return { backend, adapter, reason };
+  const backend = tf.backend() as { getThreadsCount?: () => number };
+  return running ? backend.getThreadsCount?.() ?? 1 : 1;
 }
 
 /**
@@ -182,5 +246,8 @@ export function formatBackend(info: BackendInfo): string {
   const adapter = info.adapter === null
     ? "no WebGPU adapter"
     : `${info.adapter.software ? "software adapter" : "adapter"} ${info.adapter.description}`;
-  return `${info.backend} (${adapter}; ${info.reason})`;
+  const threads = info.backend === "wasm"
+    ? `, ${info.threads} thread${info.threads === 1 ? "" : "s"}`
+    : "";
+  return `${info.backend}${threads} (${adapter}; ${info.reason})`;
 }

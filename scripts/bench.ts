@@ -6,9 +6,15 @@
  * JSON to `bench-results/`.
  */
 import { parseArgs } from "node:util";
-import { BACKEND_CHOICES, formatBackend, initBackend, parseBackendChoice } from "../lib/backend.ts";
+import {
+  BACKEND_CHOICES,
+  formatBackend,
+  initBackend,
+  parseBackendChoice,
+  parseThreadCount,
+} from "../lib/backend.ts";
 import { benchData } from "./bench/data.ts";
-import { benchKernels } from "./bench/kernels.ts";
+import { benchKernels, formatKernelTable } from "./bench/kernels.ts";
 import { benchStep } from "./bench/step.ts";
 
 const SECTIONS = ["data", "kernels", "step"] as const;
@@ -19,6 +25,7 @@ const USAGE = `Usage: deno task bench [${SECTIONS.join("|")} ...] [options]
   --width W     channel-width multiplier, repeatable (default: 0.25 on a CPU, 1 on a GPU)
   --batch N     batch size (default: 32 on a CPU, 128 on a GPU)
   --steps N     timed SGD steps per configuration (default 5)
+  --threads N   wasm threads (default: BN_WASM_THREADS, else 1)
   --no-torch    skip the PyTorch baseline`;
 
 async function main(): Promise<void> {
@@ -32,6 +39,7 @@ async function main(): Promise<void> {
         width: { type: "string", multiple: true },
         batch: { type: "string" },
         steps: { type: "string" },
+        threads: { type: "string" },
         "no-torch": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -72,7 +80,12 @@ async function main(): Promise<void> {
     const backend = values.backend === undefined
       ? undefined
       : parseBackendChoice(values.backend, "--backend");
-    const info = await initBackend(backend === undefined ? {} : { backend });
+    const info = await initBackend({
+      ...(backend === undefined ? {} : { backend }),
+      ...(values.threads === undefined
+        ? {}
+        : { wasmThreads: parseThreadCount(values.threads, "--threads") }),
+    });
     console.log(`backend: ${formatBackend(info)}`);
     report.backend = info;
     const gpu = info.backend === "webgpu" && info.adapter?.software === false;
@@ -87,7 +100,12 @@ async function main(): Promise<void> {
     const batch = positiveInt("batch", values.batch, gpu ? 128 : 32);
     const steps = positiveInt("steps", values.steps, 5);
     if (sections.includes("kernels")) {
-      report.kernels = await benchKernels({ backend: info.backend, width: widths[0]!, batch });
+      const rows = await benchKernels({ backend: info.backend, width: widths[0]!, batch });
+      console.log(
+        `\nKernels of the VGG at width ${widths[0]}, batch ${batch} (median ms, GFLOP/s)`,
+      );
+      console.log(formatKernelTable(rows));
+      report.kernels = rows;
     }
     if (sections.includes("step")) {
       report.step = await benchStep({
@@ -105,4 +123,12 @@ async function main(): Promise<void> {
   console.log(`wrote ${file}`);
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (error) {
+    // Bad options are RangeErrors with a message that says what to fix: no stack trace.
+    console.error((error as Error).message);
+    Deno.exit(error instanceof RangeError ? 2 : 1);
+  }
+}

@@ -72,12 +72,16 @@ Deno.test("initBackend() sets the requested backend and reports it", async () =>
   assert.match(formatBackend(info), /^cpu \(/);
 });
 
-async function runWithEnv(value: string): Promise<{ code: number; out: string }> {
+async function runWithEnv(
+  value: string,
+  extra: Record<string, string> = {},
+): Promise<{ code: number; out: string }> {
   const code = `import { initBackend } from "${new URL("../lib/backend.ts", import.meta.url)}";
-    const info = await initBackend(); console.log("chosen:" + info.backend + ":" + info.reason);`;
+    const info = await initBackend();
+    console.log("chosen:" + info.backend + ":" + info.reason + ":threads=" + info.threads);`;
   const result = await new Deno.Command(Deno.execPath(), {
     args: ["eval", "--config", new URL("../deno.json", import.meta.url).pathname, code],
-    env: { BN_BACKEND: value, NO_COLOR: "1" },
+    env: { BN_BACKEND: value, NO_COLOR: "1", ...extra },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -95,4 +99,15 @@ Deno.test("BN_BACKEND overrides the choice, and a bad value is a clear error", a
   const bad = await runWithEnv("tpu");
   assert.notEqual(bad.code, 0);
   assert.match(bad.out, /unknown BN_BACKEND value "tpu", expected one of auto, webgpu, wasm, cpu/);
+});
+
+Deno.test("BN_WASM_THREADS starts the threaded wasm backend, and a bad count is a clear error", async () => {
+  const threaded = await runWithEnv("wasm", { BN_WASM_THREADS: "2" });
+  assert.equal(threaded.code, 0, threaded.out);
+  assert.match(threaded.out, /chosen:wasm:requested by BN_BACKEND=wasm:threads=2/);
+  const single = await runWithEnv("wasm");
+  assert.match(single.out, /threads=1/);
+  const bad = await runWithEnv("wasm", { BN_WASM_THREADS: "0" });
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.out, /BN_WASM_THREADS must be an integer in 1\.\.8, got "0"/);
 });
