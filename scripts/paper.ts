@@ -1,0 +1,102 @@
+/**
+ * `deno task paper [--check]`: fills the generated blocks of paper.md from the committed figures
+ * (`figures/<stem>.vl.json` provenance and `figures/<stem>.results.json`). With `--check`, writes
+ * nothing and exits 1 when a block is stale.
+ */
+import { parseArgs } from "node:util";
+import { fillBlocks } from "../lib/report/blocks.ts";
+import { type CommittedFigure, REPORT_BLOCKS } from "../lib/report/sections.ts";
+import { provenanceOf } from "../lib/figures/spec.ts";
+import type { VegaLiteSpec } from "../lib/figures/spec.ts";
+
+const root = new URL("../", import.meta.url);
+
+/** Reads every committed figure. */
+export async function readCommittedFigures(
+  dir: URL = new URL("figures/", root),
+): Promise<Map<string, CommittedFigure>> {
+  const figures = new Map<string, CommittedFigure>();
+  for await (const entry of Deno.readDir(dir)) {
+    const match = /^(.+)\.vl\.json$/.exec(entry.name);
+    if (match === null) continue;
+    const stem = match[1]!;
+    const spec = JSON.parse(await Deno.readTextFile(new URL(entry.name, dir))) as VegaLiteSpec;
+    const provenance = provenanceOf(spec);
+    if (provenance === null) {
+      throw new Error(`Cannot read figure ${stem}: its spec has no provenance`);
+    }
+    const results = JSON.parse(await Deno.readTextFile(new URL(`${stem}.results.json`, dir)));
+    figures.set(stem, { stem, provenance, results });
+  }
+  return figures;
+}
+
+/** The report with every block regenerated. */
+export async function regeneratePaper(paperPath: URL = new URL("paper.md", root)): Promise<{
+  current: string;
+  next: string;
+}> {
+  const figures = await readCommittedFigures();
+  const current = await Deno.readTextFile(paperPath);
+  const contents = Object.fromEntries(
+    Object.entries(REPORT_BLOCKS).map(([name, generate]) => [name, generate(figures)]),
+  );
+  return { current, next: await formatMarkdown(fillBlocks(current, contents)) };
+}
+
+/** Formats Markdown as `deno fmt` does, so the generated report passes `deno task check`. */
+async function formatMarkdown(text: string): Promise<string> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--ext=md", "-"],
+    cwd: new URL(".", root).pathname,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(text));
+  await writer.close();
+  const out = await child.output();
+  if (!out.success) {
+    throw new Error(`Cannot format paper.md: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { check: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
+  });
+  if (values.help) {
+    console.log("Usage: deno task paper [--check]");
+    return;
+  }
+  const path = new URL("paper.md", root);
+  const { current, next } = await regeneratePaper(path);
+  if (values.check) {
+    if (current !== next) {
+      console.error("paper.md is stale: run `deno task paper` and commit the result");
+      Deno.exit(1);
+    }
+    console.log("paper.md is up to date");
+    return;
+  }
+  if (current === next) {
+    console.log("paper.md is up to date");
+    return;
+  }
+  const temp = new URL(`paper.md.tmp-${Deno.pid}`, root);
+  await Deno.writeTextFile(temp, next);
+  await Deno.rename(temp, path);
+  console.log("paper.md: generated blocks rewritten");
+}
+
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (error) {
+    console.error((error as Error).message);
+    Deno.exit(2);
+  }
+}
