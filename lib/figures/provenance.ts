@@ -149,7 +149,12 @@ export interface ProvenanceInput {
  */
 export async function collectProvenance(input: ProvenanceInput): Promise<Provenance> {
   const environment = await runEnvironment();
-  const backend = typeof input.backend === "string" ? input.backend : input.backend.backend;
+  // wasm records its thread count (e.g. "wasm, 2 threads"): it changes the speed, not the numbers.
+  const backend = typeof input.backend === "string"
+    ? input.backend
+    : input.backend.backend === "wasm" && input.backend.threads > 1
+    ? `wasm, ${input.backend.threads} threads`
+    : input.backend.backend;
   const adapter = typeof input.backend === "string"
     ? null
     : input.backend.adapter?.description ?? null;

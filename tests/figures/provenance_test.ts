@@ -219,6 +219,7 @@ Deno.test("collectProvenance() adds versions, git state and date to the run's fa
     backend: "webgpu",
     adapter: { description: "Test GPU", vendor: "v", architecture: "a", software: false },
     reason: "test",
+    threads: 1,
   };
   const before = Date.now();
   const collected = await collectProvenance({
