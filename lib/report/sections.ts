@@ -31,7 +31,9 @@ function formatSeconds(seconds: number): string {
 export function figureTable(figures: CommittedFigures): string {
   const rows = [...figures.values()].sort((a, b) => a.stem.localeCompare(b.stem)).map((f) => {
     const p = f.provenance;
-    const hardware = p.backend === "webgpu" && p.adapter !== null ? `webgpu (${p.adapter})` : p.backend;
+    const hardware = p.backend === "webgpu" && p.adapter !== null
+      ? `webgpu (${p.adapter})`
+      : p.backend;
     return [
       `[\`${f.stem}\`](figures/${f.stem}.svg)`,
       p.scale,
