@@ -5,9 +5,11 @@
  */
 import { registerFastGradients } from "./gradients.ts";
 import { registerWasmTrainingKernels } from "./wasm_conv_grads.ts";
+import { registerWebGpuTrainingKernels } from "./webgpu_conv_grads.ts";
 
 /**
- * Registers the wasm training kernels (`registerWasmTrainingKernels`) and the device-side
+ * Registers the wasm training kernels (`registerWasmTrainingKernels`), the webgpu filter gradient
+ * (`registerWebGpuTrainingKernels`) and the device-side
  * gradients (`registerFastGradients`). Idempotent; call before the first gradient. Safe before
  * or after the backend is initialised.
  *
@@ -23,5 +25,6 @@ import { registerWasmTrainingKernels } from "./wasm_conv_grads.ts";
  */
 export function registerTrainingKernels(): void {
   registerWasmTrainingKernels();
+  registerWebGpuTrainingKernels();
   registerFastGradients();
 }

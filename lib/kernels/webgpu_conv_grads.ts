@@ -1,0 +1,438 @@
+/**
+ * A fast `Conv2DBackpropFilter` for the tfjs webgpu backend.
+ *
+ * Stock tfjs-webgpu 4.22 computes the filter gradient with one thread per filter element that
+ * loops over the whole N*OH*OW reduction: a few hundred threads for a VGG layer, each reading
+ * millions of values with no reuse, 5-25x slower than the forward convolution (see
+ * /work/shared/docs/GPU.md). Here it is the GEMM
+ *
+ *   dW[m, co] = sum_k A[m, k] * B[k, co],   m = (kh*KW + kw)*Ci + ci,   k = (n*OH + oh)*OW + ow,
+ *   A[m, k] = x[n, oh*sh - top + kh, ow*sw - left + kw, ci]   (im2col of x, never materialised),
+ *   B[k, co] = dy[n, oh, ow, co]                                (dy as a [K, Co] matrix),
+ *
+ * tiled 64x64 per workgroup with 16-deep K slices staged in workgroup memory, 4x4 outputs per
+ * thread in named vec4 accumulators, a fully unrolled inner loop, vec4 loads where Ci or Co is a
+ * multiple of 4, and split-K: the K range is cut into chunks, each workgroup writes a partial
+ * [M, Co] tile and a second small program sums the chunks in a fixed order (deterministic).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+// Side effect: registers the webgpu backend, whose `runWebGPUProgram` the kernels call.
+import "@tensorflow/tfjs-backend-webgpu";
+
+const BACKEND = "webgpu";
+
+/** Rows (m) of the output tile of one workgroup. */
+const TILE_M = 64;
+/** Columns (co) of the output tile of one workgroup. */
+const TILE_N = 64;
+/** Reduction depth staged in workgroup memory per iteration. */
+const TILE_K = 16;
+/** Workgroups the split-K aims for (enough to fill a large GPU; a CPU adapter needs fewer). */
+const TARGET_WORKGROUPS = 256;
+/** Smallest K range per split: below this the partial sums cost more than they save. */
+const MIN_SPLIT_K = 1024;
+
+/** The part of tfjs-backend-webgpu's `WebGPUBackend` these kernels use. */
+interface WebGpuBackendLike {
+  runWebGPUProgram(
+    program: WebGpuProgramLike,
+    inputs: tf.TensorInfo[],
+    outputDtype: "float32",
+    programDefinedUniform?: { type: "int32" | "uint32"; data: number[] }[],
+  ): tf.TensorInfo;
+  disposeData(dataId: tf.DataId, force?: boolean): boolean;
+}
+
+/** The fields of tfjs-backend-webgpu's `WebGPUProgram` interface that these programs set. */
+interface WebGpuProgramLike {
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout: { x: number[]; y?: number[] };
+  dispatch: [number, number, number];
+  variableNames: string[];
+  variableComponents?: number[];
+  uniforms: string;
+  workgroupSize: [number, number, number];
+  size: boolean;
+  getUserCode: () => string;
+}
+
+/** Arguments a kernel function receives from the engine. */
+interface KernelArgs {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}
+
+/** Geometry of one filter-gradient GEMM. */
+export interface FilterGradPlan {
+  /** Rows: KH * KW * Ci. */
+  m: number;
+  /** Columns: Co. */
+  n: number;
+  /** Reduction: N * OH * OW. */
+  k: number;
+  /** Number of K chunks (1: no split, the GEMM writes the filter directly). */
+  splits: number;
+  /** K range of one chunk (a multiple of the K tile). */
+  chunk: number;
+  /** vec4 loads of x (Ci % 4 == 0). */
+  vecX: boolean;
+  /** vec4 loads of dy (Co % 4 == 0). */
+  vecDy: boolean;
+}
+
+/**
+ * The tiling and split-K of a filter gradient, as the kernel will run it.
+ *
+ * @example
+ * ```ts
+ * import { planFilterGrad } from "./webgpu_conv_grads.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const plan = planFilterGrad({ m: 27, n: 64, k: 128 * 32 * 32, ci: 3 });
+ * assert.equal(plan.vecX, false);
+ * assert.ok(plan.splits > 1 && plan.splits * plan.chunk >= plan.k);
+ * ```
+ *
+ * @param shape GEMM sizes and the input channel count.
+ * @returns The plan.
+ */
+export function planFilterGrad(
+  shape: { m: number; n: number; k: number; ci: number },
+): FilterGradPlan {
+  const { m, n, k, ci } = shape;
+  const tiles = Math.ceil(m / TILE_M) * Math.ceil(n / TILE_N);
+  const maxSplits = Math.max(1, Math.floor(k / MIN_SPLIT_K));
+  const wanted = Math.min(maxSplits, Math.max(1, Math.ceil(TARGET_WORKGROUPS / tiles)));
+  const chunk = Math.ceil(Math.ceil(k / wanted) / TILE_K) * TILE_K;
+  return {
+    m,
+    n,
+    k,
+    splits: Math.ceil(k / chunk),
+    chunk,
+    vecX: ci % 4 === 0,
+    vecDy: n % 4 === 0,
+  };
+}
+
+function asWebGpuBackend(backend: unknown, op: string): WebGpuBackendLike {
+  const candidate = backend as Partial<WebGpuBackendLike> | null;
+  if (typeof candidate?.runWebGPUProgram !== "function") {
+    throw new TypeError(`Cannot compute ${op} on webgpu: the backend has no runWebGPUProgram`);
+  }
+  return candidate as WebGpuBackendLike;
+}
+
+function inputOf(args: KernelArgs, op: string, name: string): tf.TensorInfo {
+  const info = args.inputs[name];
+  if (info === undefined) {
+    throw new TypeError(
+      `Cannot compute ${op} on webgpu: input ${name} is required, got [${
+        Object.keys(args.inputs)
+      }]`,
+    );
+  }
+  return info;
+}
+
+/** Conv geometry; throws a RangeError for what the kernel does not support. */
+function convInfo(
+  op: string,
+  inShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  attrs: tf.Conv2DBackpropFilterAttrs,
+): tf.backend_util.Conv2DInfo {
+  if (attrs.dataFormat !== "NHWC") {
+    throw new RangeError(
+      `Cannot compute ${op} on webgpu: only the NHWC data format is supported, got ${attrs.dataFormat}`,
+    );
+  }
+  const strides = [attrs.strides].flat();
+  if (strides.some((s) => s !== 1 && s !== 2)) {
+    throw new RangeError(`Cannot compute ${op} on webgpu: strides must be 1 or 2, got ${strides}`);
+  }
+  if (attrs.pad !== "same" && attrs.pad !== "valid") {
+    throw new RangeError(
+      `Cannot compute ${op} on webgpu: pad must be "same" or "valid", got ${
+        JSON.stringify(attrs.pad)
+      }`,
+    );
+  }
+  const { dilations } = attrs as { dilations?: number | number[] };
+  if (dilations !== undefined && [dilations].flat().some((d) => d !== 1)) {
+    throw new RangeError(`Cannot compute ${op} on webgpu: dilation must be 1, got ${dilations}`);
+  }
+  return tf.backend_util.computeConv2DInfo(
+    inShape,
+    filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    "channelsLast",
+  );
+}
+
+const GEMM_UNIFORMS = "mDim : i32, nDim : i32, kDim : i32, inC : i32, filterW : i32, " +
+  "outH : i32, outW : i32, inH : i32, inW : i32, strideH : i32, strideW : i32, padT : i32, " +
+  "padL : i32, chunk : i32,";
+
+/**
+ * The GEMM's WGSL. 256 threads as 16x16; thread (tr, tc) owns rows 4tr..4tr+3 and columns
+ * 4tc..4tc+3 of the 64x64 tile. Per K slice each thread loads 4 A values (one m quad at one k)
+ * and 4 B values (one co quad at one k) into workgroup memory.
+ */
+function gemmSource(plan: FilterGradPlan): string {
+  const rowQuads = TILE_M / 4; // 16
+  const colQuads = TILE_N / 4; // 16
+  // One x element of the im2col matrix: zero outside the image (padding) or past the range.
+  const loadA = plan.vecX
+    ? `
+      if (mOk && kOk) {
+        let ih = oh * uniforms.strideH - uniforms.padT + khA;
+        let iw = ow * uniforms.strideW - uniforms.padL + kwA;
+        if (ih >= 0 && ih < uniforms.inH && iw >= 0 && iw < uniforms.inW) {
+          a = x[(((nb * uniforms.inH + ih) * uniforms.inW + iw) * uniforms.inC + ciA) / 4];
+        }
+      }`
+    : `
+      if (kOk) {
+        for (var j = 0; j < 4; j++) {
+          if (mA + j < uniforms.mDim) {
+            let ci = (mA + j) % uniforms.inC;
+            let t = (mA + j) / uniforms.inC;
+            let ih = oh * uniforms.strideH - uniforms.padT + t / uniforms.filterW;
+            let iw = ow * uniforms.strideW - uniforms.padL + t % uniforms.filterW;
+            if (ih >= 0 && ih < uniforms.inH && iw >= 0 && iw < uniforms.inW) {
+              a[j] = x[((nb * uniforms.inH + ih) * uniforms.inW + iw) * uniforms.inC + ci];
+            }
+          }
+        }
+      }`;
+  const loadB = plan.vecDy
+    ? `
+      if (kOk && coB < uniforms.nDim) {
+        b = dy[(kB * uniforms.nDim + coB) / 4];
+      }`
+    : `
+      if (kOk) {
+        for (var j = 0; j < 4; j++) {
+          if (coB + j < uniforms.nDim) {
+            b[j] = dy[kB * uniforms.nDim + coB + j];
+          }
+        }
+      }`;
+  const steps: string[] = [];
+  for (let kk = 0; kk < TILE_K; kk++) {
+    steps.push(`
+      a = tileA[${kk * rowQuads} + tr];
+      b = tileB[${kk * colQuads} + tc];
+      acc0 = fma(vec4<f32>(a.x), b, acc0);
+      acc1 = fma(vec4<f32>(a.y), b, acc1);
+      acc2 = fma(vec4<f32>(a.z), b, acc2);
+      acc3 = fma(vec4<f32>(a.w), b, acc3);`);
+  }
+  return `
+  var<workgroup> tileA : array<vec4<f32>, ${TILE_K * rowQuads}>;
+  var<workgroup> tileB : array<vec4<f32>, ${TILE_K * colQuads}>;
+
+  fn writeRow(base : i32, row : i32, col : i32, v : vec4<f32>) {
+    if (row < uniforms.mDim) {
+      let offset = base + row * uniforms.nDim + col;
+      for (var j = 0; j < 4; j++) {
+        if (col + j < uniforms.nDim) {
+          result[offset + j] = v[j];
+        }
+      }
+    }
+  }
+
+  fn main() {
+    let tid = i32(localId.x);
+    let tr = tid / ${colQuads};
+    let tc = tid % ${colQuads};
+    let tilesN = (uniforms.nDim + ${TILE_N - 1}) / ${TILE_N};
+    let tileM = i32(workgroupId.x) / tilesN;
+    let tileN = i32(workgroupId.x) % tilesN;
+    let split = i32(workgroupId.y);
+    let kStart = split * uniforms.chunk;
+    let kEnd = min(kStart + uniforms.chunk, uniforms.kDim);
+
+    // This thread's loads: A row quad mA at slice row kkLoad, B column quad coB at the same row.
+    let kkLoad = tid / ${rowQuads};
+    let mA = tileM * ${TILE_M} + (tid % ${rowQuads}) * 4;
+    let coB = tileN * ${TILE_N} + (tid % ${colQuads}) * 4;
+    // (kh, kw, ci) of mA: fixed for the whole loop (the vec4 path needs them only for mA).
+    let ciA = mA % uniforms.inC;
+    let khA = (mA / uniforms.inC) / uniforms.filterW;
+    let kwA = (mA / uniforms.inC) % uniforms.filterW;
+    let mOk = mA < uniforms.mDim;
+
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    var a = vec4<f32>(0.0);
+    var b = vec4<f32>(0.0);
+
+    for (var k0 = kStart; k0 < kEnd; k0 = k0 + ${TILE_K}) {
+      let kB = k0 + kkLoad;
+      let kOk = kB < kEnd;
+      // k = (nb * OH + oh) * OW + ow
+      let ow = kB % uniforms.outW;
+      let oh = (kB / uniforms.outW) % uniforms.outH;
+      let nb = kB / (uniforms.outW * uniforms.outH);
+      a = vec4<f32>(0.0);
+      ${loadA}
+      tileA[kkLoad * ${rowQuads} + (tid % ${rowQuads})] = a;
+      b = vec4<f32>(0.0);
+      ${loadB}
+      tileB[kkLoad * ${colQuads} + (tid % ${colQuads})] = b;
+      workgroupBarrier();
+      ${steps.join("")}
+      workgroupBarrier();
+    }
+
+    let base = split * uniforms.mDim * uniforms.nDim;
+    let row = tileM * ${TILE_M} + tr * 4;
+    let col = tileN * ${TILE_N} + tc * 4;
+    writeRow(base, row, col, acc0);
+    writeRow(base, row + 1, col, acc1);
+    writeRow(base, row + 2, col, acc2);
+    writeRow(base, row + 3, col, acc3);
+  }
+  `;
+}
+
+/** Sums the split-K partials [S, M*N] over S, in order, into [M*N]. */
+const REDUCE_SOURCE = `
+  fn main(index : i32) {
+    if (index < uniforms.size) {
+      var total = 0.0;
+      for (var s = 0; s < uniforms.splits; s++) {
+        total = total + partials[s * uniforms.size + index];
+      }
+      setOutputAtIndex(index, total);
+    }
+  }
+`;
+
+function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
+  const op = "Conv2DBackpropFilter";
+  const backend = asWebGpuBackend(args.backend, op);
+  const x = inputOf(args, op, "x");
+  const dy = inputOf(args, op, "dy");
+  const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  const info = convInfo(op, x.shape as [number, number, number, number], attrs.filterShape, attrs);
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth } = info;
+  const m = info.filterHeight * info.filterWidth * inChannels;
+  const n = info.outChannels;
+  const k = batchSize * outHeight * outWidth;
+  const plan = planFilterGrad({ m, n, k, ci: inChannels });
+  const tiles = Math.ceil(m / TILE_M) * Math.ceil(n / TILE_N);
+  const filterShape = [info.filterHeight, info.filterWidth, inChannels, n];
+  const gemm: WebGpuProgramLike = {
+    // One split writes the filter itself; several write partials summed below.
+    outputShape: plan.splits === 1 ? filterShape : [plan.splits, m, n],
+    shaderKey: `webgpuConv2DDerFilterGemm_${plan.vecX}_${plan.vecDy}`,
+    // Two dispatch axes (tiles, splits): no flat index, `main()` reads workgroupId itself.
+    dispatchLayout: { x: [0], y: [1] },
+    dispatch: [tiles, plan.splits, 1],
+    variableNames: ["x", "dy"],
+    variableComponents: [plan.vecX ? 4 : 1, plan.vecDy ? 4 : 1],
+    uniforms: GEMM_UNIFORMS,
+    workgroupSize: [(TILE_M / 4) * (TILE_N / 4), 1, 1],
+    size: false,
+    getUserCode: () => gemmSource(plan),
+  };
+  // One i32 per field of GEMM_UNIFORMS, in order.
+  const scalars = [m, n, k, inChannels, info.filterWidth, outHeight, outWidth, inHeight, inWidth]
+    .concat([info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left, plan.chunk]);
+  const gemmOut = backend.runWebGPUProgram(
+    gemm,
+    [x, dy],
+    "float32",
+    scalars.map((v) => ({ type: "int32", data: [v] })),
+  );
+  if (plan.splits === 1) return gemmOut;
+  const reduce: WebGpuProgramLike = {
+    outputShape: filterShape,
+    shaderKey: "webgpuConv2DDerFilterReduce",
+    dispatchLayout: { x: [0, 1, 2, 3] },
+    dispatch: [Math.ceil((m * n) / 64), 1, 1],
+    variableNames: ["partials"],
+    uniforms: "splits : i32,",
+    workgroupSize: [64, 1, 1],
+    size: true,
+    getUserCode: () => REDUCE_SOURCE,
+  };
+  const out = backend.runWebGPUProgram(reduce, [gemmOut], "float32", [
+    { type: "int32", data: [plan.splits] },
+  ]);
+  backend.disposeData(gemmOut.dataId);
+  return out;
+}
+
+/** The kernel functions this module registered (to keep registration idempotent). */
+const ours = new Set<unknown>();
+
+/** Stock webgpu kernels replaced here (for benchmarks that compare against them). */
+const stock = new Map<string, tf.KernelFunc>();
+
+/**
+ * The stock tfjs-webgpu kernel function that {@link registerWebGpuTrainingKernels} replaced, or
+ * undefined before registration (benchmarks time it against ours).
+ *
+ * @param name Kernel name, e.g. "Conv2DBackpropFilter".
+ * @returns The replaced kernel function.
+ */
+export function stockWebGpuKernel(name: string): tf.KernelFunc | undefined {
+  return stock.get(name) ??
+    (ours.has(tf.getKernel(name, BACKEND)?.kernelFunc)
+      ? undefined
+      : tf.getKernel(name, BACKEND)?.kernelFunc);
+}
+
+/** Kernel name and function of every replacement of this module. */
+const KERNELS: readonly { name: string; kernelFunc: (args: KernelArgs) => tf.TensorInfo }[] = [
+  { name: "Conv2DBackpropFilter", kernelFunc: conv2DBackpropFilter },
+];
+
+/**
+ * Registers this module's webgpu kernels in place of the stock ones (the filter gradient of a
+ * 2-D convolution). Idempotent; safe before or after the backend is initialised, and harmless
+ * where WebGPU is absent (kernels are only looked up on the webgpu backend).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { registerWebGpuTrainingKernels } from "./webgpu_conv_grads.ts";
+ * import assert from "node:assert/strict";
+ *
+ * registerWebGpuTrainingKernels();
+ * registerWebGpuTrainingKernels();
+ * assert.ok(tf.getKernel("Conv2DBackpropFilter", "webgpu") !== undefined);
+ * ```
+ */
+export function registerWebGpuTrainingKernels(): void {
+  for (const { name, kernelFunc } of KERNELS) {
+    const current = tf.getKernel(name, BACKEND);
+    if (current !== undefined && ours.has(current.kernelFunc)) continue;
+    if (current !== undefined) {
+      stock.set(name, current.kernelFunc);
+      // registerKernel warns on duplicates; unregistering first keeps the log clean.
+      tf.unregisterKernel(name, BACKEND);
+    }
+    ours.add(kernelFunc);
+    tf.registerKernel({
+      kernelName: name,
+      backendName: BACKEND,
+      kernelFunc: kernelFunc as unknown as tf.KernelFunc,
+    });
+  }
+}
