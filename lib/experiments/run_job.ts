@@ -11,7 +11,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { type BackendInfo, formatBackend } from "../backend.ts";
 import { CIFAR10_TRAIN_STATS, type Cifar10Set, firstN, perClass } from "../data/cifar10.ts";
-import { loadCifar10, loadCifar10Sample } from "../data/cifar10_files.ts";
+import { loadCifar10, loadCifar10Sample, resolveCifar10Dir } from "../data/cifar10_files.ts";
 import {
   type DeviceImageSet,
   disposeDeviceSet,
@@ -89,6 +89,29 @@ interface RunData {
   dispose(): void;
 }
 
+/**
+ * The most recently loaded CIFAR-10 source, kept for the next job of the same process: a
+ * notebook runs many jobs, and loading and verifying the full set takes seconds each time.
+ * Host bytes only (no tensors), so nothing here needs disposing.
+ */
+let loadedSets: {
+  key: string;
+  sets: Promise<{ train: Cifar10Set; test: Cifar10Set }>;
+} | null = null;
+
+function loadSets(source: "sample" | "full"): Promise<{ train: Cifar10Set; test: Cifar10Set }> {
+  // Keyed by folder too: CIFAR10_DIR may change between jobs (tests do that).
+  const key = source === "sample" ? "sample" : `full:${resolveCifar10Dir()}`;
+  if (loadedSets?.key !== key) {
+    const sets = source === "sample" ? loadCifar10Sample() : loadCifar10();
+    loadedSets = { key, sets };
+    sets.catch(() => {
+      if (loadedSets?.sets === sets) loadedSets = null; // a failed load is retried next time
+    });
+  }
+  return loadedSets.sets;
+}
+
 /** Loads and uploads the job's data; throws before anything is written. */
 async function buildData(job: TrainingJob): Promise<RunData> {
   const data = job.data;
@@ -105,7 +128,7 @@ async function buildData(job: TrainingJob): Promise<RunData> {
       dispose: () => tf.dispose([problem.inputs, problem.targets]),
     };
   }
-  const sets = data.source === "sample" ? await loadCifar10Sample() : await loadCifar10();
+  const sets = await loadSets(data.source);
   let trainSet: Cifar10Set = sets.train;
   if (data.subset !== undefined) {
     trainSet = data.subset.kind === "first"

@@ -1,0 +1,116 @@
+/**
+ * Figure `lp-norms`: rows of `lib/experiments/lp_norms.ts` -> one Vega-Lite spec. Top row, the
+ * VGG: train loss, test accuracy, effective beta-smoothness; bottom row, the DLN: train loss,
+ * gradient predictiveness (range over eta), effective beta-smoothness. Five networks each:
+ * standard, BatchNorm, l1, l2, linf. Bands are the spread over seeds unless the title says eta.
+ *
+ * Pure: no I/O.
+ *
+ * @module
+ */
+import type { LpNormsRows } from "../experiments/lp_norms.ts";
+import type { Normalization } from "../models/types.ts";
+import { bandChart, concatCharts, type Row, type VegaLiteSpec } from "./spec.ts";
+
+/** Legend and colour order of the networks. */
+export const LP_SERIES_ORDER: readonly Normalization[] = ["none", "batchnorm", "l1", "l2", "linf"];
+
+type Json = Record<string, unknown>;
+
+/**
+ * Draws a point at every vertex of the chart's lines, so that a series with a single value
+ * (test accuracy measured once) still shows.
+ *
+ * @param chart A layered chart.
+ * @returns A new chart.
+ */
+export function withLinePoints(chart: VegaLiteSpec): VegaLiteSpec {
+  const json = chart as unknown as Json & { layer: Json[] };
+  const layer = json.layer.map((l) => {
+    const mark = l.mark as { type?: string } | undefined;
+    return mark?.type === "line" ? { ...l, mark: { ...mark, point: true } } : l;
+  });
+  return { ...json, layer } as unknown as VegaLiteSpec;
+}
+
+/**
+ * The spec of figure `lp-norms` (without provenance: the notebook adds it).
+ *
+ * @param rows The rows of `lpNormsRows`.
+ * @param options The VGG loss smoothing window, for its axis title.
+ * @returns A concat spec, three panels per row.
+ */
+export function lpNormsSpec(
+  rows: LpNormsRows,
+  options: { smoothVggLoss?: number } = {},
+): VegaLiteSpec {
+  const smooth = options.smoothVggLoss ?? 1;
+  const common = {
+    x: "step",
+    series: "normalization",
+    seriesOrder: LP_SERIES_ORDER,
+    tooltip: ["seeds", "diverged"],
+    width: 300,
+    height: 220,
+  } as const;
+  const dlnLr = rows.dlnLandscape[0]?.lr ?? "";
+  return concatCharts([
+    bandChart(rows.vggLoss as Row[], {
+      ...common,
+      low: "lossMin",
+      high: "lossMax",
+      mid: "loss",
+      yTitle: smooth > 1 ? `train loss (mean of ${smooth} steps)` : "train loss",
+      title: "VGG: train loss",
+    }),
+    withLinePoints(bandChart(rows.vggAccuracy as Row[], {
+      ...common,
+      tooltip: ["seeds"],
+      low: "accuracyMin",
+      high: "accuracyMax",
+      mid: "accuracy",
+      yTitle: "test accuracy",
+      title: "VGG: test accuracy",
+    })),
+    bandChart(rows.vggLandscape as Row[], {
+      ...common,
+      low: "betaMin",
+      high: "betaMax",
+      mid: "beta",
+      logY: true,
+      yTitle: "effective β-smoothness (log)",
+      title: "VGG: effective β-smoothness",
+    }),
+    bandChart(rows.dlnLoss as Row[], {
+      ...common,
+      low: "lossMin",
+      high: "lossMax",
+      mid: "loss",
+      logY: true,
+      yTitle: "training loss, summed (log)",
+      title: `DLN: training loss, lr ${dlnLr}`,
+    }),
+    bandChart(rows.dlnLandscape as Row[], {
+      ...common,
+      low: "gradientLow",
+      high: "gradientHigh",
+      logY: true,
+      yTitle: "||∇L(W) − ∇L(W − ηg)|| (log)",
+      title: "DLN: gradient predictiveness (band: η)",
+    }),
+    bandChart(rows.dlnLandscape as Row[], {
+      ...common,
+      low: "betaMin",
+      high: "betaMax",
+      mid: "beta",
+      logY: true,
+      yTitle: "effective β-smoothness (log)",
+      title: "DLN: effective β-smoothness",
+    }),
+  ], {
+    direction: "wrap",
+    columns: 3,
+    independentY: true,
+    title: "l_p normalisation vs BatchNorm (Fig. 5, 12, 13): training and smoothness",
+  });
+}
