@@ -5,7 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { fillBlocks } from "../lib/report/blocks.ts";
-import { type CommittedFigure, REPORT_BLOCKS } from "../lib/report/sections.ts";
+import { type BenchReport, type CommittedFigure, REPORT_BLOCKS } from "../lib/report/sections.ts";
 import { provenanceOf } from "../lib/figures/spec.ts";
 import type { VegaLiteSpec } from "../lib/figures/spec.ts";
 
@@ -31,6 +31,23 @@ export async function readCommittedFigures(
   return figures;
 }
 
+/** The newest committed bench result (`data/bench/*.json`, by its date), or null. */
+export async function readLatestBench(
+  dir: URL = new URL("data/bench/", root),
+): Promise<BenchReport | null> {
+  let latest: BenchReport | null = null;
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (!entry.name.endsWith(".json")) continue;
+      const report = JSON.parse(await Deno.readTextFile(new URL(entry.name, dir))) as BenchReport;
+      if (latest === null || report.date > latest.date) latest = report;
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return latest;
+}
+
 /** The report with every block regenerated. */
 export async function regeneratePaper(paperPath: URL = new URL("paper.md", root)): Promise<{
   current: string;
@@ -38,8 +55,9 @@ export async function regeneratePaper(paperPath: URL = new URL("paper.md", root)
 }> {
   const figures = await readCommittedFigures();
   const current = await Deno.readTextFile(paperPath);
+  const bench = await readLatestBench();
   const contents = Object.fromEntries(
-    Object.entries(REPORT_BLOCKS).map(([name, generate]) => [name, generate(figures)]),
+    Object.entries(REPORT_BLOCKS).map(([name, generate]) => [name, generate(figures, bench)]),
   );
   return { current, next: await formatMarkdown(fillBlocks(current, contents)) };
 }

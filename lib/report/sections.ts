@@ -6,6 +6,12 @@
  */
 import type { Provenance } from "../figures/spec.ts";
 import { markdownTable } from "./blocks.ts";
+import {
+  type FinalAccuracyRow,
+  formatFinalAccuracyTable,
+  formatKeyNumbers,
+  type TrainingKeyNumbers,
+} from "../experiments/training.ts";
 
 /** One committed figure as the report sees it. */
 export interface CommittedFigure {
@@ -18,8 +24,22 @@ export interface CommittedFigure {
 /** The figures, by stem. */
 export type CommittedFigures = ReadonlyMap<string, CommittedFigure>;
 
-/** A block generator. */
-export type BlockGenerator = (figures: CommittedFigures) => string;
+/** One committed `deno task bench` result (`data/bench/*.json`). */
+export interface BenchReport {
+  date: string;
+  backend?: { backend: string; threads?: number; adapter: { description: string } | null };
+  step?: {
+    width: number;
+    batch: number;
+    normalization: string;
+    imagesPerSecond: number;
+    torchImagesPerSecond: number | null;
+    ratio: number | null;
+  }[];
+}
+
+/** A block generator: committed figures, and the latest committed bench result. */
+export type BlockGenerator = (figures: CommittedFigures, bench: BenchReport | null) => string;
 
 function formatSeconds(seconds: number): string {
   if (seconds < 90) return `${seconds.toFixed(1)} s`;
@@ -83,8 +103,208 @@ export function instrumentNumbers(figures: CommittedFigures): string {
   ], rows);
 }
 
+function missing(stem: string): string {
+  return `The \`${stem}\` figure has not been made yet.`;
+}
+
+/** Significant digits for ratios that span many orders of magnitude. */
+function ratio(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "-";
+  return value >= 1000 || value < 0.01 ? value.toExponential(1) : value.toPrecision(2);
+}
+
+/** Final train and test accuracy per configuration, beside the paper's (claims 1-2). */
+export function trainingAccuracy(figures: CommittedFigures): string {
+  const figure = figures.get("training");
+  if (figure === undefined) return missing("training");
+  const { results } = figure.results as { results: { finalAccuracy: FinalAccuracyRow[] } };
+  return formatFinalAccuracyTable(results.finalAccuracy);
+}
+
+/** Accuracy and loss-ratio lines of the training figure. */
+export function trainingNumbers(figures: CommittedFigures): string {
+  const figure = figures.get("training");
+  if (figure === undefined) return missing("training");
+  const { results } = figure.results as { results: { keyNumbers: TrainingKeyNumbers } };
+  return ["```", ...formatKeyNumbers(results.keyNumbers), "```"].join("\n");
+}
+
+interface DlnKeys {
+  ics: {
+    lr: string;
+    layer: string;
+    cosineStandard: number;
+    cosineBatchnorm: number;
+    l2Ratio: number;
+  }[];
+  landscapeRatios: {
+    lossVariation: number;
+    gradientPredictiveness: number;
+    betaSmoothness: number;
+  };
+  finalLoss: { normalization: string; lr: string; loss: number }[];
+  diverged: unknown[];
+}
+
+/** ICS and landscape numbers of the deep linear network (claims 3-4). */
+export function dlnNumbers(figures: CommittedFigures): string {
+  const figure = figures.get("dln");
+  if (figure === undefined) return missing("dln");
+  const keys = figure.results.keyNumbers as DlnKeys;
+  const ics = markdownTable(
+    [
+      "lr",
+      "layer",
+      "cos(G, G') standard",
+      "cos(G, G') BatchNorm",
+      "||G - G'|| BatchNorm / standard",
+    ],
+    keys.ics.map((r) => [
+      r.lr,
+      r.layer,
+      r.cosineStandard.toFixed(3),
+      r.cosineBatchnorm.toFixed(3),
+      ratio(r.l2Ratio),
+    ]),
+  );
+  const l = keys.landscapeRatios;
+  const loss = keys.finalLoss.map((r) =>
+    `${r.normalization} at lr ${r.lr}: ${r.loss.toExponential(2)}`
+  );
+  return [
+    ics,
+    "",
+    `Landscape, standard / BatchNorm (mean over measured steps, lr 1e-6): loss variation ` +
+    `${ratio(l.lossVariation)}, gradient predictiveness ${ratio(l.gradientPredictiveness)}, ` +
+    `beta-smoothness ${ratio(l.betaSmoothness)}.`,
+    "",
+    `Final training loss (summed): ${loss.join("; ")}. Diverged runs: ${keys.diverged.length}.`,
+  ].join("\n");
+}
+
+interface IcsDefinitionKeys {
+  steps: {
+    factor: string;
+    description: string;
+    ratio: number;
+    reduction: boolean;
+    flips: boolean;
+  }[];
+  verdict: string;
+}
+
+/** The one-factor-at-a-time table and verdict of the seed's question (claim 6). */
+export function icsDefinitionsNumbers(figures: CommittedFigures): string {
+  const figure = figures.get("ics-definitions");
+  if (figure === undefined) return missing("ics-definitions");
+  const keys = figure.results.keyNumbers as IcsDefinitionKeys;
+  return [
+    markdownTable(
+      [
+        "factor moved",
+        "setting and measure",
+        "BatchNorm / standard",
+        "large reduction (< 0.5)?",
+        "flips?",
+      ],
+      keys.steps.map((s) => [
+        s.factor,
+        s.description,
+        ratio(s.ratio),
+        s.reduction ? "yes" : "no",
+        s.factor === "baseline" ? "-" : s.flips ? "yes" : "no",
+      ]),
+    ),
+    "",
+    `Verdict computed from these numbers: ${keys.verdict}`,
+  ].join("\n");
+}
+
+/** The artifact's speed beside PyTorch, from the committed bench result. */
+export function speedTable(_figures: CommittedFigures, bench: BenchReport | null): string {
+  if (bench?.step === undefined) return "No bench result has been committed yet.";
+  const backend = bench.backend === undefined
+    ? "unknown backend"
+    : `${bench.backend.backend}${
+      bench.backend.threads === undefined ? "" : `, ${bench.backend.threads} thread(s)`
+    }`;
+  return [
+    `Measured ${bench.date.slice(0, 10)} on ${backend}, against PyTorch fp32 on the same device ` +
+    "in the same run:",
+    "",
+    markdownTable(
+      [
+        "width",
+        "batch",
+        "normalisation",
+        "ours (images/s)",
+        "PyTorch (images/s)",
+        "ours / PyTorch",
+      ],
+      bench.step.map((r) => [
+        String(r.width),
+        String(r.batch),
+        r.normalization,
+        r.imagesPerSecond.toFixed(1),
+        r.torchImagesPerSecond?.toFixed(1) ?? "-",
+        r.ratio?.toFixed(3) ?? "-",
+      ]),
+    ),
+  ].join("\n");
+}
+
+interface LpKey {
+  normalization: string;
+  vggFinalLoss: number;
+  vggTestAccuracy: number;
+  vggBetaVsBatchnorm: number;
+  vggGradientVsBatchnorm: number;
+  dlnFinalLoss: number;
+  dlnLossVsBatchnorm: number;
+  dlnBetaVsBatchnorm: number;
+  dlnGradientVsBatchnorm: number;
+  diverged: string | null;
+}
+
+/** Final losses and smoothness relative to BatchNorm per l_p variant (claim 5). */
+export function lpNormsNumbers(figures: CommittedFigures): string {
+  const figure = figures.get("lp-norms");
+  if (figure === undefined) return missing("lp-norms");
+  const keys = figure.results.keyNumbers as LpKey[];
+  return markdownTable(
+    [
+      "normalisation",
+      "VGG final loss",
+      "VGG test acc.",
+      "VGG beta / BN",
+      "VGG grad. change / BN",
+      "DLN final loss / BN",
+      "DLN beta / BN",
+      "DLN grad. change / BN",
+      "diverged",
+    ],
+    keys.map((k) => [
+      k.normalization,
+      k.vggFinalLoss.toFixed(3),
+      `${(100 * k.vggTestAccuracy).toFixed(1)}%`,
+      ratio(k.vggBetaVsBatchnorm),
+      ratio(k.vggGradientVsBatchnorm),
+      ratio(k.dlnLossVsBatchnorm),
+      ratio(k.dlnBetaVsBatchnorm),
+      ratio(k.dlnGradientVsBatchnorm),
+      k.diverged ?? "none",
+    ]),
+  );
+}
+
 /** Every generated block of paper.md. */
 export const REPORT_BLOCKS: Readonly<Record<string, BlockGenerator>> = {
   figures: figureTable,
   instrument: instrumentNumbers,
+  "training-accuracy": trainingAccuracy,
+  "training-numbers": trainingNumbers,
+  "dln-numbers": dlnNumbers,
+  "ics-definitions-numbers": icsDefinitionsNumbers,
+  speed: speedTable,
+  "lp-norms-numbers": lpNormsNumbers,
 };
