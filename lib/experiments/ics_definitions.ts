@@ -361,7 +361,7 @@ export function summarizeRun(
 /** A run with its labels and record, as the notebook collects them. */
 export interface IcsDefinitionsResult {
   run: IcsDefinitionsRun;
-  record: Pick<RunRecord, "measurements" | "divergedAt">;
+  record: Pick<RunRecord, "measurements" | "divergedAt" | "wallTime">;
 }
 
 /** One point of the figure: the BatchNorm / standard ratio of a measure in one setting. */

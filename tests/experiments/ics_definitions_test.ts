@@ -115,6 +115,7 @@ function result(
     run,
     record: {
       divergedAt,
+      wallTime: 1,
       measurements: [
         activations(0, [[0, 0], [1, 1]], [[0, 0], [1, 1]]),
         activations(5, [[shift, shift], [1, 1]], [[shift, shift], [1, 1]]),

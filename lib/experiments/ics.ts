@@ -1,0 +1,478 @@
+/**
+ * Figure `ics` (paper Figure 3a, claim 3 of PROTOCOL.md): internal covariate shift of the VGG in
+ * the gradient view (Definition 2.1), ||G - G'|| and cos(G, G') of the layers standing for the
+ * paper's #5 and #10 (conv5, dense10), for standard, BatchNorm and noisy BatchNorm networks at
+ * learning rates 0.1 and 0.01.
+ *
+ * The same runs carry the loss-landscape measurement of Figure 4 (lib/experiments/landscape.ts):
+ * the standard and BatchNorm runs at lr 0.1 measure it too, so the four figures `ics`,
+ * `loss-variation`, `gradient-predictiveness` and `beta-smoothness` share one set of jobs (same
+ * job, same hash, one run in the store).
+ *
+ * Pure: builds jobs and turns run records into rows; running is the notebook's (runJob).
+ *
+ * @module
+ */
+import { aggregateSeeds } from "../figures/aggregate.ts";
+import type { Scale } from "../figures/scale.ts";
+import { etaGrid, type EtaGridOptions, VGG_ETA_GRID } from "../measure/landscape.ts";
+import type { IcsResult } from "../measure/ics.ts";
+import { VGG_ICS_LAYERS } from "../models/layer_map.ts";
+import type { Normalization } from "../models/types.ts";
+import type { RunRecord } from "./run_job.ts";
+import type { TrainingJob } from "./job.ts";
+
+/** Settings of the VGG measurement runs at one scale (shared by `ics` and the landscape figures). */
+export interface VggMeasureConfig {
+  /** VGG channel-width multiplier (1 = 64..512 channels; PROTOCOL.md "The two models"). */
+  readonly width: number;
+  /** CIFAR-10 training data: the committed 1,000-image sample or the full 50,000 images. */
+  readonly source: "sample" | "full";
+  /** Images per SGD step, B (PROTOCOL.md: 128). */
+  readonly batchSize: number;
+  /** SGD steps per run (PROTOCOL.md: 15,000). */
+  readonly steps: number;
+  /** Learning rates eta of the ICS figure (PROTOCOL.md, ICS: 0.1 and 0.01). */
+  readonly learningRates: readonly number[];
+  /** Networks compared (PROTOCOL.md "Normalisation variants"). */
+  readonly normalizations: readonly Normalization[];
+  /** One seed per replicate, used for init, data order and noise alike (distinct rng streams). */
+  readonly seeds: readonly number[];
+  /** BatchNorm running-moment momentum (SGD_DEFAULTS; evaluation only). */
+  readonly bnMomentum: number;
+  /** k: ICS measured before the update of steps 0, k, 2k, ... (the paper is silent). */
+  readonly icsEvery: number;
+  /** Our layer numbers measured (VGG_ICS_LAYERS: paper #5 -> conv5, #10 -> dense10). */
+  readonly icsLayers: readonly number[];
+  /** Runs that also measure the loss landscape along the gradient (Figure 4). */
+  readonly landscape: {
+    /** Networks compared in Figure 4 (standard vs BatchNorm). */
+    readonly normalizations: readonly Normalization[];
+    /** The learning rate of Figure 4 (PROTOCOL.md: 0.1). */
+    readonly learningRate: number;
+    /** Steps between landscape measurements (the paper is silent). */
+    readonly every: number;
+    /** eta range in multiples of the lr (PROTOCOL.md: [1/2, 4] x lr). */
+    readonly etaGrid: EtaGridOptions;
+  };
+  /** Test accuracy every N steps (0: at the end only; a 10,000-image pass is costly on a CPU). */
+  readonly evalEvery: number;
+  /** Steps between checkpoints (resumable runs). */
+  readonly checkpointEvery: number;
+}
+
+const ICS_LAYERS = VGG_ICS_LAYERS.map((m) => m.ours);
+
+/**
+ * The runs of the four VGG measurement figures, one config per scale. `paper` is PROTOCOL.md
+ * exactly (a GPU job); `quick` fits the budget of a 2-core CPU (8 minutes for `ics` plus 10
+ * for the landscape figures, whose runs are a subset of these): measured on wasm (1 thread),
+ * all 18 runs took 10.4 min of CPU time (19 min wall on a machine shared with other jobs),
+ * 25-35 s per run without the landscape, 45-105 s with it. `smoke` runs in seconds on the
+ * committed sample (about 15 s for the ics notebook).
+ */
+export const VGG_MEASURE_CONFIGS = {
+  smoke: {
+    width: 1 / 32, // 2..16 channels
+    source: "sample", // committed 1,000-image sample
+    batchSize: 32,
+    steps: 10,
+    learningRates: [0.1, 0.01],
+    normalizations: ["none", "batchnorm", "noisy-batchnorm"],
+    seeds: [0], // one replicate: smoke checks the pipeline, not the claim
+    bnMomentum: 0.1,
+    icsEvery: 5, // steps 0, 5
+    icsLayers: ICS_LAYERS,
+    landscape: {
+      normalizations: ["none", "batchnorm"],
+      learningRate: 0.1,
+      every: 5,
+      etaGrid: { ...VGG_ETA_GRID, count: 4 }, // 4 etas in [1/2, 4] x lr: fewer passes
+    },
+    evalEvery: 0,
+    checkpointEvery: 10,
+  },
+  quick: {
+    width: 1 / 8, // 8..64 channels, 64-wide dense layers
+    source: "full", // all 50,000 training images
+    batchSize: 64, // half the paper's 128: twice the steps for the same time
+    steps: 150, // 1% of 15,000: the start of training only
+    learningRates: [0.1, 0.01],
+    normalizations: ["none", "batchnorm", "noisy-batchnorm"],
+    seeds: [0, 1, 2],
+    bnMomentum: 0.1,
+    icsEvery: 10, // 15 measurements per run
+    icsLayers: ICS_LAYERS,
+    landscape: {
+      normalizations: ["none", "batchnorm"],
+      learningRate: 0.1,
+      every: 10, // 15 measurements, 8 etas each
+      etaGrid: VGG_ETA_GRID,
+    },
+    evalEvery: 0,
+    checkpointEvery: 50,
+  },
+  paper: {
+    width: 1, // PROTOCOL.md: 64-128-256-256-512-512-512-512, dense 512
+    source: "full",
+    batchSize: 128, // PROTOCOL.md
+    steps: 15_000, // PROTOCOL.md
+    learningRates: [0.1, 0.01], // PROTOCOL.md, ICS: Figure 3a
+    normalizations: ["none", "batchnorm", "noisy-batchnorm"],
+    seeds: [0, 1, 2],
+    bnMomentum: 0.1,
+    icsEvery: 100, // 150 measurements per run (our choice: the paper is silent)
+    icsLayers: ICS_LAYERS, // conv5, dense10
+    landscape: {
+      normalizations: ["none", "batchnorm"],
+      learningRate: 0.1, // PROTOCOL.md, Figure 4
+      every: 100, // our choice: the paper is silent
+      etaGrid: VGG_ETA_GRID, // 8 linear etas in [1/2, 4] x lr
+    },
+    evalEvery: 1_000,
+    checkpointEvery: 500,
+  },
+} as const satisfies Record<Scale, VggMeasureConfig>;
+
+/**
+ * Whether a run of (normalization, learning rate) also measures the landscape (Figure 4).
+ *
+ * @param config The scale's settings.
+ * @param run The network's normalization and the learning rate.
+ * @returns True for the landscape figures' networks at their learning rate.
+ */
+export function carriesLandscape(
+  config: VggMeasureConfig,
+  run: { normalization: Normalization; learningRate: number },
+): boolean {
+  return run.learningRate === config.landscape.learningRate &&
+    config.landscape.normalizations.includes(run.normalization);
+}
+
+/**
+ * The job of one (normalization, learning rate, seed) run.
+ *
+ * @param config The scale's settings.
+ * @param run Which network, learning rate and seed.
+ * @returns A job for `runJob`.
+ */
+export function vggMeasureJob(
+  config: VggMeasureConfig,
+  run: { normalization: Normalization; learningRate: number; seed: number },
+): TrainingJob {
+  const { normalization, learningRate, seed } = run;
+  const landscape = carriesLandscape(config, run)
+    ? {
+      landscape: {
+        every: config.landscape.every,
+        etas: etaGrid(learningRate, config.landscape.etaGrid),
+      },
+    }
+    : {};
+  return {
+    network: { arch: "vgg", normalization, width: config.width },
+    data: { kind: "cifar10", source: config.source, batchSize: config.batchSize },
+    sgd: { steps: config.steps, learningRate, bnMomentum: config.bnMomentum },
+    seeds: { init: seed, data: seed, noise: seed },
+    evalEvery: config.evalEvery,
+    measurements: {
+      ics: { every: config.icsEvery, layers: [...config.icsLayers] },
+      ...landscape,
+    },
+    checkpointEvery: config.checkpointEvery,
+  };
+}
+
+/**
+ * Every job of the `ics` figure at a scale: normalizations x learning rates x seeds, in that
+ * order (the landscape figures use a subset of these same jobs).
+ *
+ * @param scale The run scale.
+ * @returns The jobs.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { icsJobs } from "./ics.ts";
+ *
+ * // 2 learning rates x 3 networks x 3 seeds; G' taken at the training lr.
+ * const jobs = icsJobs("paper");
+ * assert.equal(jobs.length, 18);
+ * assert.deepEqual(jobs[0]!.measurements!.ics, { every: 100, layers: [5, 10] });
+ * ```
+ */
+export function icsJobs(scale: Scale): TrainingJob[] {
+  const config: VggMeasureConfig = VGG_MEASURE_CONFIGS[scale];
+  return config.learningRates.flatMap((learningRate) =>
+    config.normalizations.flatMap((normalization) =>
+      config.seeds.map((seed) => vggMeasureJob(config, { normalization, learningRate, seed }))
+    )
+  );
+}
+
+function fraction(value: number): string {
+  const inverse = 1 / value;
+  return Number.isInteger(inverse) ? `1/${inverse}` : String(value);
+}
+
+/**
+ * What a scale shrinks relative to the paper, for the figure subtitle.
+ *
+ * @param scale The run scale.
+ * @returns E.g. "VGG width 1/8, batch 64, 150 of 15,000 steps, full CIFAR-10, 3 seeds, ICS every 10 steps".
+ */
+export function scaleNote(scale: Scale): string {
+  const c: VggMeasureConfig = VGG_MEASURE_CONFIGS[scale];
+  const p: VggMeasureConfig = VGG_MEASURE_CONFIGS.paper;
+  const data = c.source === "full" ? "full CIFAR-10" : "the 1,000-image CIFAR-10 sample";
+  const seeds = `${c.seeds.length} seed${c.seeds.length === 1 ? "" : "s"}`;
+  if (scale === "paper") {
+    return `PROTOCOL.md settings: VGG width 1, batch 128, 15,000 steps, ${data}, ${seeds}, ` +
+      `ICS every ${c.icsEvery} steps`;
+  }
+  return `VGG width ${fraction(c.width)} instead of 1, batch ${c.batchSize} instead of ` +
+    `${p.batchSize}, ${c.steps.toLocaleString("en-US")} of ${
+      p.steps.toLocaleString("en-US")
+    } steps, ${data}, ${seeds}, ICS every ${c.icsEvery} steps`;
+}
+
+/**
+ * Which data a scale uses, for the provenance.
+ *
+ * @param scale The run scale.
+ * @returns A short description.
+ */
+export function dataSubset(scale: Scale): string {
+  return VGG_MEASURE_CONFIGS[scale].source === "full"
+    ? "CIFAR-10: all 50,000 training images (test accuracy on the 10,000 test images)"
+    : "CIFAR-10 sample: the committed 1,000 training / 1,000 test images";
+}
+
+/**
+ * The seeds of a scale by role, for the provenance: every replicate uses its seed for init,
+ * data order and noise.
+ *
+ * @param scale The run scale.
+ * @returns E.g. `{ "replicate 1": 0, "replicate 2": 1, "replicate 3": 2 }`.
+ */
+export function seedRecord(scale: Scale): Record<string, number> {
+  return Object.fromEntries(
+    VGG_MEASURE_CONFIGS[scale].seeds.map((seed, i) => [`replicate ${i + 1}`, seed]),
+  );
+}
+
+/**
+ * Our layer's name with the paper's number, for legends and panel titles.
+ *
+ * @param layer Our 1-based layer number.
+ * @returns E.g. "conv5 (paper #5)"; "layer 3" for a layer the paper does not plot.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { icsLayerLabel } from "./ics.ts";
+ *
+ * assert.equal(icsLayerLabel(10), "dense10 (paper #10)");
+ * ```
+ */
+export function icsLayerLabel(layer: number): string {
+  const mapping = VGG_ICS_LAYERS.find((m) => m.ours === layer);
+  return mapping === undefined ? `layer ${layer}` : `${mapping.name} (paper #${mapping.paper})`;
+}
+
+/**
+ * The learning rate as a label.
+ *
+ * @param learningRate eta.
+ * @returns E.g. "lr 0.1".
+ */
+export function learningRateLabel(learningRate: number): string {
+  return `lr ${learningRate}`;
+}
+
+/**
+ * Which runs of a group diverged, as a label, or null when none did: e.g. "2 of 3 seeds
+ * diverged (at steps 37, 52)".
+ *
+ * @param records The runs of one configuration (one per seed).
+ * @returns The label or null.
+ */
+export function divergedLabel(records: readonly RunRecord[]): string | null {
+  const at = records.map((r) => r.divergedAt).filter((s): s is number => s !== null);
+  if (at.length === 0) return null;
+  const steps = at.sort((a, b) => a - b).join(", ");
+  return `${at.length} of ${records.length} seeds diverged (at step${
+    at.length === 1 ? "" : "s"
+  } ${steps})`;
+}
+
+/** One row of the ICS figure: a configuration, layer and step, aggregated over seeds. */
+export interface IcsRow {
+  [field: string]: string | number | null;
+  normalization: Normalization;
+  /** "lr 0.1". */
+  learningRate: string;
+  /** "conv5 (paper #5)". */
+  layer: string;
+  step: number;
+  /** ||G - G'||: mean, min, max over seeds with a finite value. */
+  l2: number | null;
+  l2Min: number | null;
+  l2Max: number | null;
+  /** cos(G, G'): mean, min, max over seeds. */
+  cosine: number | null;
+  cosineMin: number | null;
+  cosineMax: number | null;
+  /** ||G|| mean over seeds (to read l2 relative to the gradient's size). */
+  normG: number | null;
+  /** Seeds with a finite cosine at this step. */
+  seeds: number;
+  /** Divergence of any seed of the configuration, or null. */
+  diverged: string | null;
+}
+
+/** Key numbers of one (learning rate, layer): medians over measured steps of the seed means. */
+export interface IcsKeyNumber {
+  [field: string]: string | number | null;
+  learningRate: string;
+  layer: string;
+  normalization: Normalization;
+  /** Median over measured steps of the seed-mean cos(G, G'). */
+  medianCosine: number | null;
+  /** Median over measured steps of the seed-mean ||G - G'||. */
+  medianL2: number | null;
+  /** medianL2 / the standard network's medianL2 (null for standard or when missing). */
+  l2RatioToStandard: number | null;
+  /** Divergence of any seed, or null. */
+  diverged: string | null;
+}
+
+/** Rows and key numbers of the ICS figure. */
+export interface IcsSummary {
+  rows: IcsRow[];
+  keyNumbers: IcsKeyNumber[];
+}
+
+/**
+ * The median of the finite values, or null when there are none.
+ *
+ * @param values Any numbers.
+ * @returns The median.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { median } from "./ics.ts";
+ *
+ * assert.equal(median([3, NaN, 1, null, 2, 10]), 2.5);
+ * assert.equal(median([null]), null);
+ * ```
+ */
+export function median(values: readonly (number | null)[]): number | null {
+  const finite = values.filter((v): v is number => v !== null && Number.isFinite(v))
+    .sort((a, b) => a - b);
+  const n = finite.length;
+  if (n === 0) return null;
+  return n % 2 === 1 ? finite[(n - 1) / 2]! : (finite[n / 2 - 1]! + finite[n / 2]!) / 2;
+}
+
+/**
+ * Groups runs by (normalization, learning rate), in first-seen order: the seeds of one
+ * configuration end up together.
+ *
+ * @param records Any runs.
+ * @returns One group per configuration.
+ */
+export function groupRuns(
+  records: readonly RunRecord[],
+): { normalization: Normalization; learningRate: number; records: RunRecord[] }[] {
+  const groups = new Map<
+    string,
+    { normalization: Normalization; learningRate: number; records: RunRecord[] }
+  >();
+  for (const record of records) {
+    const normalization = record.job.network.normalization as Normalization;
+    const learningRate = record.job.sgd.learningRate;
+    const key = `${normalization}|${learningRate}`;
+    const group = groups.get(key) ?? { normalization, learningRate, records: [] };
+    group.records.push(record);
+    groups.set(key, group);
+  }
+  return [...groups.values()];
+}
+
+/** The ICS values of one run and layer as series over the measured steps. */
+function icsSeries(record: RunRecord, layer: number, field: "l2" | "cosine" | "normG") {
+  const x: number[] = [];
+  const y: number[] = [];
+  for (const line of record.measurements) {
+    if (line.kind !== "ics") continue;
+    const value = (line.values as IcsResult[]).find((v) => v.layer === layer);
+    if (value === undefined) continue;
+    x.push(line.step);
+    // A NaN cosine (a zero gradient) was stored as the string "NaN" and read back as NaN.
+    y.push(value[field] ?? NaN);
+  }
+  return { x, y };
+}
+
+/**
+ * Turns the runs of the `ics` figure into rows (one per normalization, lr, layer and measured
+ * step, aggregated over seeds) and key numbers. Diverged runs are kept: their measurements stop
+ * at the divergence, and every row of their configuration names it in `diverged`.
+ *
+ * @param records One record per job of {@link icsJobs} (any order).
+ * @returns Rows and key numbers.
+ */
+export function icsRows(records: readonly RunRecord[]): IcsSummary {
+  const rows: IcsRow[] = [];
+  const keyNumbers: IcsKeyNumber[] = [];
+  const groups = groupRuns(records);
+  const layers = [
+    ...new Set(records.flatMap((r) => r.job.measurements?.ics?.layers ?? [])),
+  ].sort((a, b) => a - b);
+  for (const group of groups) {
+    const diverged = divergedLabel(group.records);
+    for (const layer of layers) {
+      const of = (field: "l2" | "cosine" | "normG") =>
+        aggregateSeeds(group.records.map((r) => icsSeries(r, layer, field)));
+      const l2 = of("l2");
+      const cosine = of("cosine");
+      const normG = of("normG");
+      l2.forEach((a, i) => {
+        const c = cosine[i]!;
+        rows.push({
+          normalization: group.normalization,
+          learningRate: learningRateLabel(group.learningRate),
+          layer: icsLayerLabel(layer),
+          step: a.x,
+          l2: a.mean,
+          l2Min: a.min,
+          l2Max: a.max,
+          cosine: c.mean,
+          cosineMin: c.min,
+          cosineMax: c.max,
+          normG: normG[i]!.mean,
+          seeds: c.n,
+          diverged,
+        });
+      });
+      keyNumbers.push({
+        learningRate: learningRateLabel(group.learningRate),
+        layer: icsLayerLabel(layer),
+        normalization: group.normalization,
+        medianCosine: median(cosine.map((a) => a.mean)),
+        medianL2: median(l2.map((a) => a.mean)),
+        l2RatioToStandard: null,
+        diverged,
+      });
+    }
+  }
+  for (const key of keyNumbers) {
+    if (key.normalization === "none") continue;
+    const standard = keyNumbers.find((k) =>
+      k.normalization === "none" && k.learningRate === key.learningRate && k.layer === key.layer
+    );
+    if (standard?.medianL2 != null && key.medianL2 !== null && standard.medianL2 > 0) {
+      key.l2RatioToStandard = key.medianL2 / standard.medianL2;
+    }
+  }
+  return { rows, keyNumbers };
+}

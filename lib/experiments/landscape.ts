@@ -1,0 +1,283 @@
+/**
+ * Figures `loss-variation`, `gradient-predictiveness` and `beta-smoothness` (paper Figure 4a-c,
+ * claim 4 of PROTOCOL.md): the loss landscape of the VGG along the gradient, standard vs
+ * BatchNorm at lr 0.1. At every measured step with gradient g, the loss and its gradient are
+ * evaluated at W - eta g for eta in [1/2, 4] x lr, on the step's batch, BatchNorm in train mode
+ * (PROTOCOL.md "Loss landscape along the gradient").
+ *
+ * The runs are the `ics` figure's standard and BatchNorm runs at lr 0.1 (they carry the
+ * landscape measurement): {@link landscapeJobs} selects them from `icsJobs`, so every job, and
+ * so every run in the store, is shared by the four figures.
+ *
+ * Pure: builds jobs and turns run records into rows.
+ *
+ * @module
+ */
+import { aggregateSeeds, type Series } from "../figures/aggregate.ts";
+import type { Scale } from "../figures/scale.ts";
+import type { LandscapeResult } from "../measure/landscape.ts";
+import type { Normalization } from "../models/types.ts";
+import {
+  divergedLabel,
+  groupRuns,
+  icsJobs,
+  learningRateLabel,
+  VGG_MEASURE_CONFIGS,
+  type VggMeasureConfig,
+} from "./ics.ts";
+import type { TrainingJob } from "./job.ts";
+import type { RunRecord } from "./run_job.ts";
+
+/** What the landscape figures take from a scale's shared run settings. */
+export interface LandscapeConfig {
+  /** The shared runs (`VGG_MEASURE_CONFIGS[scale]`): width, batch, steps, seeds, every, etas. */
+  readonly runs: VggMeasureConfig;
+  /** Key numbers at these fractions of the last measured step (early, middle, late). */
+  readonly keyFractions: readonly number[];
+}
+
+/**
+ * The landscape figures' settings per scale: the shared runs plus where key numbers are read.
+ * Early is 10% of training, not step 0: at step 0 both networks sit at their initialisation.
+ */
+export const LANDSCAPE_CONFIGS = {
+  smoke: { runs: VGG_MEASURE_CONFIGS.smoke, keyFractions: [0, 1] }, // two measured steps only
+  quick: { runs: VGG_MEASURE_CONFIGS.quick, keyFractions: [0.1, 0.5, 1] },
+  paper: { runs: VGG_MEASURE_CONFIGS.paper, keyFractions: [0.1, 0.5, 1] },
+} as const satisfies Record<Scale, LandscapeConfig>;
+
+/**
+ * The jobs of the landscape figures: the `ics` jobs that carry the landscape measurement
+ * (standard and BatchNorm at lr 0.1, every seed), identical to those jobs.
+ *
+ * @param scale The run scale.
+ * @returns The jobs.
+ */
+export function landscapeJobs(scale: Scale): TrainingJob[] {
+  return icsJobs(scale).filter((job) => job.measurements?.landscape !== undefined);
+}
+
+/**
+ * What a scale shrinks relative to the paper, for the subtitles of the landscape figures.
+ *
+ * @param scale The run scale.
+ * @returns E.g. "VGG width 1/8 instead of 1, batch 64 instead of 128, 150 of 15,000 steps, ...".
+ */
+export function landscapeScaleNote(scale: Scale): string {
+  const c: VggMeasureConfig = VGG_MEASURE_CONFIGS[scale];
+  const p: VggMeasureConfig = VGG_MEASURE_CONFIGS.paper;
+  const data = c.source === "full" ? "full CIFAR-10" : "the 1,000-image CIFAR-10 sample";
+  const seeds = `${c.seeds.length} seed${c.seeds.length === 1 ? "" : "s"}`;
+  const etas = `${c.landscape.etaGrid.count} etas, every ${c.landscape.every} steps`;
+  if (scale === "paper") {
+    return `PROTOCOL.md settings: VGG width 1, batch 128, 15,000 steps, ${data}, ${seeds}, ${etas}`;
+  }
+  const width = Number.isInteger(1 / c.width) ? `1/${1 / c.width}` : String(c.width);
+  return `VGG width ${width} instead of 1, batch ${c.batchSize} instead of ${p.batchSize}, ` +
+    `${c.steps.toLocaleString("en-US")} of ${
+      p.steps.toLocaleString("en-US")
+    } steps, ${data}, ${seeds}, ${etas}`;
+}
+
+/** One row of the landscape figures: a network and measured step, over seeds. */
+export interface LandscapeRow {
+  [field: string]: string | number | null;
+  normalization: Normalization;
+  /** "lr 0.1". */
+  learningRate: string;
+  step: number;
+  /** (a) Loss at W - eta g: seed means of the min and max over the etas. */
+  lossLow: number | null;
+  lossHigh: number | null;
+  /** Seed envelope of (a): the lowest min and the highest max over seeds. */
+  lossLowest: number | null;
+  lossHighest: number | null;
+  /** Loss at W (seed mean), for reference in tooltips. */
+  lossAtW: number | null;
+  /** ||g|| = ||grad L(W)|| (seed mean): the scale the bands of (a) and (b) grow with. */
+  gradNorm: number | null;
+  /** (b) ||grad L(W) - grad L(W - eta g)||: seed means of the min and max over the etas. */
+  gradLow: number | null;
+  gradHigh: number | null;
+  /** Seed envelope of (b): the lowest min and the highest max over seeds. */
+  gradLowest: number | null;
+  gradHighest: number | null;
+  /** (c) Effective beta-smoothness: mean, min, max over seeds. */
+  beta: number | null;
+  betaMin: number | null;
+  betaMax: number | null;
+  /** Seeds with finite values at this step. */
+  seeds: number;
+  /** Divergence of any seed of the configuration, or null. */
+  diverged: string | null;
+}
+
+/** Key numbers at one step: how much wider the standard network's bands are. */
+export interface LandscapeKeyNumber {
+  [field: string]: string | number | null;
+  /** "early", "middle", "late" (or the fraction). */
+  phase: string;
+  /** The measured step. */
+  step: number;
+  /** Band widths (seed means of max - min) of the loss over eta, standard and BatchNorm. */
+  lossWidthStandard: number | null;
+  lossWidthBatchnorm: number | null;
+  /** Standard / BatchNorm loss band width. */
+  lossWidthRatio: number | null;
+  /** The same for the gradient change ||grad L(W) - grad L(W - eta g)||. */
+  gradWidthStandard: number | null;
+  gradWidthBatchnorm: number | null;
+  gradWidthRatio: number | null;
+  /** Seed-mean upper edges of the gradient change band, and their ratio standard / BatchNorm. */
+  gradHighRatio: number | null;
+  /** Seed-mean ||g||, standard and BatchNorm: (a) and (b) grow with the step length ||eta g||. */
+  gradNormStandard: number | null;
+  gradNormBatchnorm: number | null;
+  /** Seed-mean effective beta-smoothness, standard and BatchNorm, and their ratio. */
+  betaStandard: number | null;
+  betaBatchnorm: number | null;
+  betaRatio: number | null;
+}
+
+/** Rows and key numbers of the landscape figures. */
+export interface LandscapeSummary {
+  rows: LandscapeRow[];
+  keyNumbers: LandscapeKeyNumber[];
+}
+
+/** One number of a landscape measurement. */
+type Quantity = (r: LandscapeResult) => number;
+
+function landscapeSeries(record: RunRecord, pick: Quantity): Series {
+  const x: number[] = [];
+  const y: number[] = [];
+  for (const line of record.measurements) {
+    if (line.kind !== "landscape") continue;
+    x.push(line.step);
+    y.push(pick(line.values as LandscapeResult));
+  }
+  return { x, y };
+}
+
+/** Seed means at one measured step of one network, for the key numbers. */
+interface StepWidths {
+  step: number;
+  loss: number | null;
+  grad: number | null;
+  gradHigh: number | null;
+  gradNorm: number | null;
+  beta: number | null;
+}
+
+const PHASES: Readonly<Record<number, string>> = {
+  0: "start",
+  0.1: "early",
+  0.5: "middle",
+  1: "late",
+};
+
+function ratio(a: number | null, b: number | null): number | null {
+  return a === null || b === null || b === 0 ? null : a / b;
+}
+
+/**
+ * Turns the landscape runs into rows (one per network and measured step, over seeds) and key
+ * numbers (standard / BatchNorm band-width ratios at the steps nearest to `keyFractions` of
+ * the last measured step). A band's width is taken per run (max - min over the etas), then
+ * averaged over seeds. Diverged runs are kept and named in `diverged`.
+ *
+ * @param records The runs of {@link landscapeJobs} (other runs are ignored).
+ * @param keyFractions Where to read key numbers (default early, middle, late: 0.1, 0.5, 1).
+ * @returns Rows and key numbers.
+ */
+export function landscapeRows(
+  records: readonly RunRecord[],
+  keyFractions: readonly number[] = [0.1, 0.5, 1],
+): LandscapeSummary {
+  const carrying = records.filter((r) => r.job.measurements?.landscape !== undefined);
+  const rows: LandscapeRow[] = [];
+  const widths = new Map<Normalization, StepWidths[]>();
+  for (const group of groupRuns(carrying)) {
+    const of = (pick: Quantity) =>
+      aggregateSeeds(group.records.map((record) => landscapeSeries(record, pick)));
+    const lossLow = of((r) => r.lossRange[0]);
+    const lossHigh = of((r) => r.lossRange[1]);
+    const lossAtW = of((r) => r.loss);
+    const gradNorm = of((r) => r.gradientNorm);
+    const gradLow = of((r) => r.gradientChange[0]);
+    const gradHigh = of((r) => r.gradientChange[1]);
+    const beta = of((r) => r.betaSmoothness);
+    const lossWidth = of((r) => r.lossRange[1] - r.lossRange[0]);
+    const gradWidth = of((r) => r.gradientChange[1] - r.gradientChange[0]);
+    const diverged = divergedLabel(group.records);
+    const perStep: StepWidths[] = [];
+    for (const [i, a] of lossLow.entries()) {
+      rows.push({
+        normalization: group.normalization,
+        learningRate: learningRateLabel(group.learningRate),
+        step: a.x,
+        lossLow: a.mean,
+        lossHigh: lossHigh[i]!.mean,
+        lossLowest: a.min,
+        lossHighest: lossHigh[i]!.max,
+        lossAtW: lossAtW[i]!.mean,
+        gradNorm: gradNorm[i]!.mean,
+        gradLow: gradLow[i]!.mean,
+        gradHigh: gradHigh[i]!.mean,
+        gradLowest: gradLow[i]!.min,
+        gradHighest: gradHigh[i]!.max,
+        beta: beta[i]!.mean,
+        betaMin: beta[i]!.min,
+        betaMax: beta[i]!.max,
+        seeds: beta[i]!.n,
+        diverged,
+      });
+      perStep.push({
+        step: a.x,
+        loss: lossWidth[i]!.mean,
+        grad: gradWidth[i]!.mean,
+        gradHigh: gradHigh[i]!.mean,
+        gradNorm: gradNorm[i]!.mean,
+        beta: beta[i]!.mean,
+      });
+    }
+    widths.set(group.normalization, perStep);
+  }
+
+  const keyNumbers: LandscapeKeyNumber[] = [];
+  const standard = widths.get("none") ?? [];
+  const batchnorm = widths.get("batchnorm") ?? [];
+  const steps = standard.map((s) => s.step).filter((s) => batchnorm.some((b) => b.step === s));
+  if (steps.length > 0) {
+    const last = steps[steps.length - 1]!;
+    const chosen = keyFractions.map((f) => {
+      const target = f * last;
+      // The measured step nearest to the target (the earlier one on a tie).
+      const step = steps.reduce((best, s) =>
+        Math.abs(s - target) < Math.abs(best - target) ? s : best
+      );
+      return { phase: PHASES[f] ?? `${f} of training`, step };
+    });
+    for (const { phase, step } of chosen) {
+      const s = standard.find((w) => w.step === step)!;
+      const b = batchnorm.find((w) => w.step === step)!;
+      keyNumbers.push({
+        phase,
+        step,
+        lossWidthStandard: s.loss,
+        lossWidthBatchnorm: b.loss,
+        lossWidthRatio: ratio(s.loss, b.loss),
+        gradWidthStandard: s.grad,
+        gradWidthBatchnorm: b.grad,
+        gradWidthRatio: ratio(s.grad, b.grad),
+        gradHighRatio: ratio(s.gradHigh, b.gradHigh),
+        gradNormStandard: s.gradNorm,
+        gradNormBatchnorm: b.gradNorm,
+        betaStandard: s.beta,
+        betaBatchnorm: b.beta,
+        betaRatio: ratio(s.beta, b.beta),
+      });
+    }
+  }
+  return { rows, keyNumbers };
+}
