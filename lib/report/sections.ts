@@ -297,6 +297,80 @@ export function lpNormsNumbers(figures: CommittedFigures): string {
   );
 }
 
+interface IcsKey {
+  learningRate: string;
+  layer: string;
+  normalization: string;
+  medianCosine: number;
+  medianL2: number;
+  l2RatioToStandard: number | null;
+  diverged: string | null;
+}
+
+/** Median ICS over measured steps per network, layer and lr (claim 3, VGG). */
+export function icsNumbers(figures: CommittedFigures): string {
+  const figure = figures.get("ics");
+  if (figure === undefined) return missing("ics");
+  const keys = figure.results.keyNumbers as IcsKey[];
+  return markdownTable(
+    [
+      "lr",
+      "layer",
+      "network",
+      "median cos(G, G')",
+      "median ||G - G'||",
+      "||G - G'|| / standard",
+      "diverged",
+    ],
+    keys.map((k) => [
+      k.learningRate,
+      k.layer,
+      k.normalization,
+      k.medianCosine.toFixed(3),
+      k.medianL2.toPrecision(3),
+      ratio(k.l2RatioToStandard),
+      k.diverged ?? "none",
+    ]),
+  );
+}
+
+interface LandscapeKey {
+  phase: string;
+  step: number;
+  lossWidthRatio: number;
+  gradWidthRatio: number;
+  betaRatio: number;
+  gradNormStandard: number;
+  gradNormBatchnorm: number;
+}
+
+/** Standard / BatchNorm ratios of the three landscape measures at key steps (claim 4, VGG). */
+export function landscapeNumbers(figures: CommittedFigures): string {
+  const figure = figures.get("loss-variation");
+  if (figure === undefined) return missing("loss-variation");
+  const keys = figure.results.keyNumbers as LandscapeKey[];
+  return markdownTable(
+    [
+      "phase",
+      "step",
+      "loss variation: standard / BN",
+      "gradient predictiveness: standard / BN",
+      "beta-smoothness: standard / BN",
+      "||g|| standard",
+      "||g|| BN",
+    ],
+    keys.map((k) => [
+      k.phase,
+      String(k.step),
+      ratio(k.lossWidthRatio),
+      ratio(k.gradWidthRatio),
+      ratio(k.betaRatio),
+      k.gradNormStandard.toPrecision(3),
+      k.gradNormBatchnorm.toPrecision(3),
+    ]),
+  );
+}
+
 /** Every generated block of paper.md. */
 export const REPORT_BLOCKS: Readonly<Record<string, BlockGenerator>> = {
   figures: figureTable,
@@ -307,4 +381,6 @@ export const REPORT_BLOCKS: Readonly<Record<string, BlockGenerator>> = {
   "ics-definitions-numbers": icsDefinitionsNumbers,
   speed: speedTable,
   "lp-norms-numbers": lpNormsNumbers,
+  "ics-numbers": icsNumbers,
+  "landscape-numbers": landscapeNumbers,
 };

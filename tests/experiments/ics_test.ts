@@ -8,41 +8,14 @@ import {
   VGG_MEASURE_CONFIGS,
   vggMeasureJob,
 } from "../../lib/experiments/ics.ts";
-import { jobId, type TrainingJob, validateJob } from "../../lib/experiments/job.ts";
-import type { RunRecord } from "../../lib/experiments/run_job.ts";
+import { jobId, validateJob } from "../../lib/experiments/job.ts";
 import { icsFigure } from "../../lib/figures/ics.ts";
 import { renderSvg } from "../../lib/figures/render.ts";
 import { SCALES } from "../../lib/figures/scale.ts";
 import type { IcsResult } from "../../lib/measure/ics.ts";
 import { createNetwork } from "../../lib/models/mod.ts";
 import type { MeasurementLine } from "../../lib/store/mod.ts";
-
-/** A finished (or diverged) run with the given ICS measurements, as runJob would read it back. */
-function fakeRecord(
-  job: TrainingJob,
-  measurements: MeasurementLine[],
-  divergedAt: number | null = null,
-): RunRecord {
-  return {
-    id: "0".repeat(64),
-    dir: "/nowhere",
-    job,
-    status: {
-      state: divergedAt === null ? "finished" : "diverged",
-      step: divergedAt ?? job.sgd.steps,
-      divergedAt,
-      wallTime: 1,
-      backend: "cpu",
-      updated: "2026-01-01T00:00:00.000Z",
-    },
-    metrics: { step: [], loss: [], accuracy: [] },
-    evals: { step: [], accuracy: [] },
-    measurements,
-    divergedAt,
-    wallTime: 1,
-    computedSteps: 0,
-  };
-}
+import { fakeRecord } from "./_records.ts";
 
 function ics(step: number, values: [number, number, number][]): MeasurementLine {
   // [layer, l2, cosine]; norms are set so that ||G|| = 2 * l2 (checked below).
@@ -125,8 +98,8 @@ Deno.test("icsJobs() ids differ across configurations and equal vggMeasureJob's"
 Deno.test("scaleNote() states width, batch, steps, data and seeds", () => {
   assert.equal(
     scaleNote("quick"),
-    "VGG width 1/8 instead of 1, batch 64 instead of 128, 150 of 15,000 steps, full CIFAR-10, " +
-      "3 seeds, ICS every 10 steps",
+    "VGG width 1/8 instead of 1, batch 64 instead of 128, 400 of 15,000 steps, full CIFAR-10, " +
+      "3 seeds, ICS every 25 steps",
   );
   assert.match(scaleNote("smoke"), /width 1\/32 .*1,000-image CIFAR-10 sample, 1 seed/);
   assert.match(scaleNote("paper"), /^PROTOCOL\.md settings: VGG width 1, batch 128, 15,000 steps/);

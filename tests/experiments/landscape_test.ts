@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { icsJobs, VGG_MEASURE_CONFIGS, vggMeasureJob } from "../../lib/experiments/ics.ts";
-import { jobId, type TrainingJob, validateJob } from "../../lib/experiments/job.ts";
+import { jobId, validateJob } from "../../lib/experiments/job.ts";
 import {
   LANDSCAPE_CONFIGS,
   landscapeJobs,
   landscapeRows,
   landscapeScaleNote,
 } from "../../lib/experiments/landscape.ts";
-import type { RunRecord } from "../../lib/experiments/run_job.ts";
 import { betaSmoothnessFigure } from "../../lib/figures/beta_smoothness.ts";
 import { gradientPredictivenessFigure } from "../../lib/figures/gradient_predictiveness.ts";
 import { lossVariationFigure } from "../../lib/figures/loss_variation.ts";
@@ -15,33 +14,7 @@ import { renderSvg } from "../../lib/figures/render.ts";
 import { SCALES } from "../../lib/figures/scale.ts";
 import type { LandscapeResult } from "../../lib/measure/landscape.ts";
 import type { MeasurementLine } from "../../lib/store/mod.ts";
-
-/** A finished (or diverged) run with the given measurements, as runJob would read it back. */
-function fakeRecord(
-  job: TrainingJob,
-  measurements: MeasurementLine[],
-  divergedAt: number | null = null,
-): RunRecord {
-  return {
-    id: "0".repeat(64),
-    dir: "/nowhere",
-    job,
-    status: {
-      state: divergedAt === null ? "finished" : "diverged",
-      step: divergedAt ?? job.sgd.steps,
-      divergedAt,
-      wallTime: 1,
-      backend: "cpu",
-      updated: "2026-01-01T00:00:00.000Z",
-    },
-    metrics: { step: [], loss: [], accuracy: [] },
-    evals: { step: [], accuracy: [] },
-    measurements,
-    divergedAt,
-    wallTime: 1,
-    computedSteps: 0,
-  };
-}
+import { fakeRecord } from "./_records.ts";
 
 /** A landscape line with the given loss range, gradient-change range and beta-smoothness. */
 function landscape(
@@ -92,8 +65,8 @@ Deno.test("landscapeJobs() paper scale: eta in [1/2, 4] x lr on the PROTOCOL.md 
 Deno.test("landscapeScaleNote() states what the scale shrinks", () => {
   assert.equal(
     landscapeScaleNote("quick"),
-    "VGG width 1/8 instead of 1, batch 64 instead of 128, 150 of 15,000 steps, full CIFAR-10, " +
-      "3 seeds, 8 etas, every 10 steps",
+    "VGG width 1/8 instead of 1, batch 64 instead of 128, 400 of 15,000 steps, full CIFAR-10, " +
+      "3 seeds, 8 etas, every 25 steps",
   );
   assert.match(landscapeScaleNote("paper"), /^PROTOCOL\.md settings: VGG width 1, batch 128/);
 });
