@@ -61,7 +61,7 @@ export function landscapeJobs(scale: Scale): TrainingJob[] {
  * What a scale shrinks relative to the paper, for the subtitles of the landscape figures.
  *
  * @param scale The run scale.
- * @returns E.g. "VGG width 1/8 instead of 1, batch 64 instead of 128, 150 of 15,000 steps, ...".
+ * @returns E.g. "VGG width 1/8 instead of 1, batch 64 instead of 128, 400 of 15,000 steps, ...".
  */
 export function landscapeScaleNote(scale: Scale): string {
   const c: VggMeasureConfig = VGG_MEASURE_CONFIGS[scale];
