@@ -1,9 +1,10 @@
 /**
  * WebGPU convolution kernels at the VGG's conv layer shapes (PROTOCOL.md), on the current
- * adapter: the forward convolution, tfjs-webgpu's stock filter gradient and this project's
- * (lib/kernels/webgpu_conv_grads.ts), each the median wall time of a few runs after warm-up
- * (each run ends with a 4-byte read-back of one element so the GPU work is included), and each
- * gradient's ratio to the forward convolution at the same shape (the target: at most 2x).
+ * adapter: the forward convolution, tfjs-webgpu's stock filter and input gradients and this
+ * project's (lib/kernels/webgpu_conv_grads.ts), each the median wall time of a few runs after
+ * warm-up (each run ends with a 4-byte read-back of one element so the GPU work is included),
+ * and each gradient's ratio to the forward convolution at the same shape (the target: at most
+ * 2x; the input gradient does the forward's multiply-adds, so about 1x is the fair mark).
  *
  *   deno run -A scripts/bench/webgpu_kernels.ts [--width 0.125] [--batch 8] [--reps 3]
  *
@@ -55,6 +56,14 @@ export interface WebGpuKernelRow {
   stockRatio: number;
   /** filterMs / forwardMs (target: at most 2). */
   ratio: number;
+  /** tfjs-webgpu's stock Conv2DBackpropInput, median ms. */
+  stockInputMs: number;
+  /** This project's Conv2DBackpropInput, median ms. */
+  inputMs: number;
+  /** stockInputMs / forwardMs. */
+  stockInputRatio: number;
+  /** inputMs / forwardMs. */
+  inputRatio: number;
 }
 
 function median(values: number[]): number {
@@ -78,7 +87,8 @@ async function time(run: () => tf.Tensor, reps: number, warmup: number): Promise
 }
 
 /**
- * Times the forward convolution and both filter gradients at every conv layer of the VGG.
+ * Times the forward convolution and the stock and our filter and input gradients at every conv
+ * layer of the VGG.
  * Switches to the webgpu backend and registers this project's kernels.
  *
  * @param options Width, batch and repetitions.
@@ -98,8 +108,9 @@ export async function benchWebGpuKernels(
   }
   await tf.ready();
   const stock = stockWebGpuKernel("Conv2DBackpropFilter");
-  if (stock === undefined) {
-    throw new Error("Cannot benchmark webgpu kernels: the stock filter gradient was not found");
+  const stockInput = stockWebGpuKernel("Conv2DBackpropInput");
+  if (stock === undefined || stockInput === undefined) {
+    throw new Error("Cannot benchmark webgpu kernels: a stock conv gradient was not found");
   }
   const random = new Random(1, 9003);
   const rows: WebGpuKernelRow[] = [];
@@ -121,9 +132,23 @@ export async function benchWebGpuKernels(
       const info = stock({ inputs: { x, dy }, backend: tf.backend(), attrs: attrs as never });
       return tf.engine().makeTensorFromTensorInfo(info as tf.TensorInfo);
     };
+    const inputAttrs = { strides: [1, 1], pad: "same", dataFormat: "NHWC", inputShape: xShape };
+    const oursInput = () =>
+      tf.engine().runKernel(
+        "Conv2DBackpropInput",
+        { dy, filter },
+        inputAttrs as never,
+      ) as tf.Tensor;
+    const theirsInput = () => {
+      const inputs = { dy, filter };
+      const info = stockInput({ inputs, backend: tf.backend(), attrs: inputAttrs as never });
+      return tf.engine().makeTensorFromTensorInfo(info as tf.TensorInfo);
+    };
     const forwardMs = await time(() => tf.conv2d(x, filter, 1, "same"), reps, warmup);
     const stockFilterMs = await time(theirs, reps, warmup);
     const filterMs = await time(ours, reps, warmup);
+    const stockInputMs = await time(theirsInput, reps, warmup);
+    const inputMs = await time(oursInput, reps, warmup);
     rows.push({
       layer: `conv${i + 1}`,
       shape: `${xShape.join("x")} -> ${out}`,
@@ -132,6 +157,10 @@ export async function benchWebGpuKernels(
       filterMs,
       stockRatio: stockFilterMs / forwardMs,
       ratio: filterMs / forwardMs,
+      stockInputMs,
+      inputMs,
+      stockInputRatio: stockInputMs / forwardMs,
+      inputRatio: inputMs / forwardMs,
     });
     tf.dispose([x, filter, dy]);
     channels = out;
@@ -160,12 +189,17 @@ if (import.meta.main) {
     batch: Number(values.batch),
     reps: Number(values.reps),
   });
-  console.log("layer  shape                 fwd ms  stock dW ms (x fwd)  ours dW ms (x fwd)");
+  console.log(
+    "layer  shape                 fwd ms  stock dW ms (x fwd)  ours dW ms (x fwd)  " +
+      "stock dX ms (x fwd)  ours dX ms (x fwd)",
+  );
+  const cell = (ms: number, ratio: number) =>
+    `${ms.toFixed(1).padStart(8)} (${ratio.toFixed(2).padStart(5)})`;
   for (const r of rows) {
     console.log(
       `${r.layer.padEnd(6)} ${r.shape.padEnd(21)} ${r.forwardMs.toFixed(1).padStart(6)}  ` +
-        `${r.stockFilterMs.toFixed(1).padStart(8)} (${r.stockRatio.toFixed(2).padStart(5)})  ` +
-        `${r.filterMs.toFixed(1).padStart(8)} (${r.ratio.toFixed(2).padStart(5)})`,
+        `${cell(r.stockFilterMs, r.stockRatio)}     ${cell(r.filterMs, r.ratio)}  ` +
+        `${cell(r.stockInputMs, r.stockInputRatio)}     ${cell(r.inputMs, r.inputRatio)}`,
     );
   }
 }
