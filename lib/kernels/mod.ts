@@ -11,3 +11,4 @@ export * from "./register.ts";
 export * from "./wasm_conv_grads.ts";
 export * from "./wasm_threads.ts";
 export * from "./webgpu_conv_grads.ts";
+export * from "./wasm_batchnorm.ts";

@@ -4,11 +4,13 @@
  * @module
  */
 import { registerFastGradients } from "./gradients.ts";
+import { registerWasmBatchNormKernels } from "./wasm_batchnorm.ts";
 import { registerWasmTrainingKernels } from "./wasm_conv_grads.ts";
 import { registerWebGpuTrainingKernels } from "./webgpu_conv_grads.ts";
 
 /**
- * Registers the wasm training kernels (`registerWasmTrainingKernels`), the webgpu filter gradient
+ * Registers the wasm training kernels (`registerWasmTrainingKernels`), the fused wasm BatchNorm
+ * kernels (`registerWasmBatchNormKernels`), the webgpu filter and input gradients
  * (`registerWebGpuTrainingKernels`) and the device-side
  * gradients (`registerFastGradients`). Idempotent; call before the first gradient. Safe before
  * or after the backend is initialised.
@@ -25,6 +27,7 @@ import { registerWebGpuTrainingKernels } from "./webgpu_conv_grads.ts";
  */
 export function registerTrainingKernels(): void {
   registerWasmTrainingKernels();
+  registerWasmBatchNormKernels();
   registerWebGpuTrainingKernels();
   registerFastGradients();
 }

@@ -288,3 +288,47 @@ Deno.test("normalize() with its gradient leaves no tensors behind", () => {
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([x, gamma]);
 });
+
+Deno.test("normalize() batchnorm closed-form backward matches float64 (1e-4) on cpu", async () => {
+  const host = convInput(9);
+  const dyHost = Float64Array.from(convInput(10), (v, i) => Math.fround(v * (i % 3 - 1)));
+  const gammaHost = [1.5, 0.5, -1, 2, 0.25];
+  const betaHost = [0.1, -0.2, 0.3, 0, 1];
+  const { mean, variance } = columnStats(host);
+  const rstd = variance.map((v) => 1 / Math.sqrt(v + 1e-5));
+  const xhat = Array.from(host, (v, i) => (v - mean[i % UNITS]!) * rstd[i % UNITS]!);
+  const dBeta = new Array<number>(UNITS).fill(0);
+  const dGamma = new Array<number>(UNITS).fill(0);
+  xhat.forEach((v, i) => {
+    dBeta[i % UNITS]! += dyHost[i]!;
+    dGamma[i % UNITS]! += dyHost[i]! * v;
+  });
+  const dx = xhat.map((v, i) => {
+    const j = i % UNITS;
+    return gammaHost[j]! * rstd[j]! * (dyHost[i]! - dBeta[j]! / ROWS - v * dGamma[j]! / ROWS);
+  });
+  const y = xhat.map((v, i) => v * gammaHost[i % UNITS]! + betaHost[i % UNITS]!);
+  const x = tf.tensor(Float32Array.from(host), SHAPE);
+  const dy = tf.tensor(Float32Array.from(dyHost), SHAPE);
+  const gamma = tf.tensor1d(gammaHost);
+  const beta = tf.tensor1d(betaHost);
+  let output: tf.Tensor | undefined;
+  const grads = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+    const result = normalize(a, "batchnorm", { training: true, layer: 1, gamma: g, beta: b });
+    output = tf.keep(result.output);
+    tf.dispose([result.batchMoments!.mean, result.batchMoments!.variance]);
+    return tf.sum(tf.mul(result.output, dy));
+  })([x, gamma, beta]);
+  const checks: [string, tf.Tensor, number[]][] = [
+    ["y", output!, y],
+    ["dx", grads[0]!, dx],
+    ["dgamma", grads[1]!, dGamma],
+    ["dbeta", grads[2]!, dBeta],
+  ];
+  for (const [name, tensor, want] of checks) {
+    const got = await tensor.data();
+    const error = maxRelativeError(got, want, Math.max(...want.map(Math.abs)));
+    assert.ok(error <= 1e-4, `${name}: relative error ${error}`);
+  }
+  tf.dispose([x, dy, gamma, beta, output!, ...grads]);
+});
