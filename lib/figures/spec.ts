@@ -572,6 +572,38 @@ export function scaleSubtitle(provenance: Pick<Provenance, "scale" | "scaleNote"
   return `Scale: ${provenance.scale} (${provenance.scaleNote})`;
 }
 
+/** Characters per subtitle line: a long scale note wraps instead of widening the figure. */
+const SUBTITLE_WIDTH = 110;
+
+/**
+ * Splits text into lines of at most `width` characters at spaces (a longer word keeps its line).
+ *
+ * @param text The text.
+ * @param width Characters per line.
+ * @returns The lines, in order.
+ * @example
+ * ```ts
+ * import { wrapText } from "./spec.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(wrapText("aa bb cc", 5), ["aa bb", "cc"]);
+ * ```
+ */
+export function wrapText(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== "") lines.push(line);
+  return lines;
+}
+
 /**
  * Records provenance in `usermeta.provenance` and states the scale in a subtitle. Calling it
  * again replaces the earlier provenance and its subtitle line. The input is not modified.
@@ -597,8 +629,8 @@ export function scaleSubtitle(provenance: Pick<Provenance, "scale" | "scaleNote"
 export function withProvenance(spec: VegaLiteSpec, provenance: Provenance): VegaLiteSpec {
   const source = asJson(spec);
   const previous = provenanceOf(spec);
-  const line = scaleSubtitle(provenance);
-  const oldLine = previous === null ? null : scaleSubtitle(previous);
+  const lines = wrapText(scaleSubtitle(provenance), SUBTITLE_WIDTH);
+  const oldLines = previous === null ? [] : wrapText(scaleSubtitle(previous), SUBTITLE_WIDTH);
   let text: unknown = provenance.figure;
   let rest: Json = {};
   let subtitles: string[] = [];
@@ -612,7 +644,7 @@ export function withProvenance(spec: VegaLiteSpec, provenance: Provenance): Vega
     if (typeof subtitle === "string") subtitles = [subtitle];
     else if (Array.isArray(subtitle)) subtitles = subtitle.map(String);
   }
-  subtitles = [...subtitles.filter((s) => s !== oldLine), line];
+  subtitles = [...subtitles.filter((s) => !oldLines.includes(s)), ...lines];
   const usermeta = typeof source.usermeta === "object" && source.usermeta !== null
     ? source.usermeta as Json
     : {};

@@ -17,6 +17,7 @@ import {
   TOOLTIP_FORMAT,
   VEGA_LITE_SCHEMA,
   withProvenance,
+  wrapText,
 } from "../../lib/figures/spec.ts";
 
 // Two series of 4 points each; the y values span 4 decades for the log axis.
@@ -320,4 +321,19 @@ Deno.test("jsonProblems() finds the values JSON.stringify would silently change"
     ],
   );
   assert.equal(jsonProblems(Array(50).fill(NaN), { limit: 3 }).length, 3);
+});
+
+Deno.test("withProvenance() wraps a long scale note over several subtitle lines and replaces them all", () => {
+  assert.deepEqual(wrapText("aa bb cc", 5), ["aa bb", "cc"]);
+  assert.deepEqual(wrapText("a verylongword b", 4), ["a", "verylongword", "b"]);
+  const note = Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ");
+  const base = lineChart([{ step: 0, loss: 1 }], { x: "step", y: "loss", title: "T" });
+  const first = withProvenance(base, { ...PROVENANCE, scaleNote: note });
+  const subtitle = (first.title as { subtitle: string[] }).subtitle;
+  assert.ok(subtitle.length > 1 && subtitle.every((l) => l.length <= 110), subtitle.join("|"));
+  assert.equal(subtitle.join(" "), `Scale: ${PROVENANCE.scale} (${note})`);
+  const second = withProvenance(first, { ...PROVENANCE, scaleNote: "short" });
+  assert.deepEqual((second.title as { subtitle: string[] }).subtitle, [
+    `Scale: ${PROVENANCE.scale} (short)`,
+  ]);
 });
