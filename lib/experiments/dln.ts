@@ -26,6 +26,9 @@ import { DLN_ICS_LAYERS } from "../models/layer_map.ts";
 import type { Normalization } from "../models/types.ts";
 import type { TrainingJob } from "./job.ts";
 import type { RunRecord } from "./run_job.ts";
+import { groupRuns } from "./run_groups.ts";
+
+export { groupRuns, type RunGroup } from "./run_groups.ts";
 
 /** Settings of the DLN runs at one scale. */
 export interface DlnConfig {
@@ -211,32 +214,6 @@ export function lrLabel(learningRate: number): string {
 /** A stored number: JSON turned NaN and infinities into null; they come back as NaN. */
 export function storedNumber(value: unknown): number {
   return typeof value === "number" ? value : NaN;
-}
-
-/** Runs that differ only in their seeds. */
-export interface RunGroup {
-  normalization: Normalization;
-  learningRate: number;
-  records: RunRecord[];
-}
-
-/**
- * Groups runs by (normalization, learning rate), in the order first met.
- *
- * @param records Runs of any jobs.
- * @returns One group per network and learning rate.
- */
-export function groupRuns(records: readonly RunRecord[]): RunGroup[] {
-  const groups = new Map<string, RunGroup>();
-  for (const record of records) {
-    const normalization = record.job.network.normalization;
-    const learningRate = record.job.sgd.learningRate;
-    const key = `${normalization}|${learningRate}|${record.job.network.arch}`;
-    const group = groups.get(key) ?? { normalization, learningRate, records: [] };
-    group.records.push(record);
-    groups.set(key, group);
-  }
-  return [...groups.values()];
 }
 
 /**

@@ -21,6 +21,9 @@ import { VGG_ICS_LAYERS } from "../models/layer_map.ts";
 import type { Normalization } from "../models/types.ts";
 import type { RunRecord } from "./run_job.ts";
 import type { TrainingJob } from "./job.ts";
+import { groupRuns } from "./run_groups.ts";
+
+export { groupRuns } from "./run_groups.ts";
 
 /** Settings of the VGG measurement runs at one scale (shared by `ics` and the landscape figures). */
 export interface VggMeasureConfig {
@@ -373,31 +376,6 @@ export function median(values: readonly (number | null)[]): number | null {
   const n = finite.length;
   if (n === 0) return null;
   return n % 2 === 1 ? finite[(n - 1) / 2]! : (finite[n / 2 - 1]! + finite[n / 2]!) / 2;
-}
-
-/**
- * Groups runs by (normalization, learning rate), in first-seen order: the seeds of one
- * configuration end up together.
- *
- * @param records Any runs.
- * @returns One group per configuration.
- */
-export function groupRuns(
-  records: readonly RunRecord[],
-): { normalization: Normalization; learningRate: number; records: RunRecord[] }[] {
-  const groups = new Map<
-    string,
-    { normalization: Normalization; learningRate: number; records: RunRecord[] }
-  >();
-  for (const record of records) {
-    const normalization = record.job.network.normalization as Normalization;
-    const learningRate = record.job.sgd.learningRate;
-    const key = `${normalization}|${learningRate}`;
-    const group = groups.get(key) ?? { normalization, learningRate, records: [] };
-    group.records.push(record);
-    groups.set(key, group);
-  }
-  return [...groups.values()];
 }
 
 /** The ICS values of one run and layer as series over the measured steps. */
