@@ -11,6 +11,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
 import { registerTrainingKernels } from "./kernels/register.ts";
 import { enableWasmThreads, MAX_WASM_THREADS } from "./kernels/wasm_threads.ts";
+import { setNativeConvolution } from "./kernels/native_conv.ts";
 
 /** A TensorFlow.js backend this project runs on. */
 export type BackendName = "cpu" | "wasm" | "webgpu";
@@ -26,6 +27,13 @@ export const BACKEND_ENV = "BN_BACKEND";
 
 /** Environment variable setting the wasm backend's thread count (1 = single-threaded). */
 export const WASM_THREADS_ENV = "BN_WASM_THREADS";
+
+/**
+ * Environment variable for the wasm backend's native convolutions (oneDNN through Deno's FFI):
+ * `off` keeps every convolution in wasm; a path names the library; unset looks for it by its
+ * usual name and silently does without where it is missing.
+ */
+export const ONEDNN_ENV = "BN_ONEDNN";
 
 /** What is known about the WebGPU adapter. */
 export interface AdapterSummary {
@@ -46,6 +54,12 @@ export interface BackendInfo {
   reason: string;
   /** Threads of the wasm backend (1 elsewhere). */
   threads: number;
+  /**
+   * The native library running the wasm backend's convolutions (e.g. "oneDNN 2.6.3
+   * (libdnnl.so.2)"), or null where they run in wasm (other backends, `BN_ONEDNN=off`, no
+   * library, or no FFI as in a browser tab).
+   */
+  nativeConvolution: string | null;
 }
 
 const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|software|softpipe/i;
@@ -148,6 +162,11 @@ export interface InitBackendOptions {
   /** Explicit choice; overrides `BN_BACKEND`. Default: `BN_BACKEND`, else `auto`. */
   backend?: BackendChoice;
   /**
+   * oneDNN for the wasm backend's convolutions: `false` keeps them in wasm, a string is the
+   * library's path. Default: `BN_ONEDNN`, else use the library where it loads.
+   */
+  onednn?: boolean | string;
+  /**
    * wasm threads (XNNPACK's pool, including the calling thread). Default: `BN_WASM_THREADS`,
    * else 1: the pool's threads spin while they wait, so on a machine whose cores are busy
    * (parallel tests, other jobs) more threads make a step several times slower; on an idle
@@ -200,11 +219,14 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   // Kernels tfjs lacks (wasm convolution gradients) and gradients that stay on the device.
   registerTrainingKernels();
   let threads = 1;
+  let nativeConvolution: string | null = null;
+  setNativeConvolution(null);
   if (backend === "wasm") {
     const fromEnv = environment(WASM_THREADS_ENV);
     const requestedThreads = options.wasmThreads ??
       (fromEnv === undefined ? 1 : parseThreadCount(fromEnv, WASM_THREADS_ENV));
     threads = await startWasm(requestedThreads);
+    nativeConvolution = await startOneDnn(options.onednn);
   } else {
     const ok = await tf.setBackend(backend);
     if (!ok) {
@@ -212,7 +234,31 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     }
     await tf.ready();
   }
-  return { backend, adapter, reason, threads };
+  return { backend, adapter, reason, threads, nativeConvolution };
+}
+
+/**
+ * Installs oneDNN's convolutions for the wasm backend where Deno's FFI and the library exist.
+ * A library named explicitly (option or `BN_ONEDNN`) must load; the default one may be absent.
+ *
+ * @returns The library's description, or null where convolutions stay in wasm.
+ */
+async function startOneDnn(option: boolean | string | undefined): Promise<string | null> {
+  const fromEnv = environment(ONEDNN_ENV);
+  const setting = option ?? (fromEnv === undefined ? true : fromEnv === "off" ? false : fromEnv);
+  if (setting === false) return null;
+  const deno = (globalThis as { Deno?: { dlopen?: unknown } }).Deno;
+  if (typeof deno?.dlopen !== "function") return null; // a browser tab: no FFI
+  // Deno-only module, loaded only here so that a browser bundle never needs it.
+  const { OneDnnConvolution } = await import("./kernels/onednn.ts");
+  try {
+    const native = OneDnnConvolution.open(setting === true ? undefined : setting);
+    setNativeConvolution(native);
+    return native.description;
+  } catch (error) {
+    if (setting !== true) throw error;
+    return null;
+  }
 }
 
 /**
@@ -249,5 +295,8 @@ export function formatBackend(info: BackendInfo): string {
   const threads = info.backend === "wasm"
     ? `, ${info.threads} thread${info.threads === 1 ? "" : "s"}`
     : "";
-  return `${info.backend}${threads} (${adapter}; ${info.reason})`;
+  const native = info.nativeConvolution === null
+    ? ""
+    : `, convolutions by ${info.nativeConvolution}`;
+  return `${info.backend}${threads}${native} (${adapter}; ${info.reason})`;
 }

@@ -5,6 +5,8 @@ import "@tensorflow/tfjs-backend-webgpu";
 import { disposeDeviceSet, imageBatchSource, uploadImageSet } from "../lib/data/device_set.ts";
 import type { Cifar10Set } from "../lib/data/cifar10.ts";
 import { registerTrainingKernels } from "../lib/kernels/register.ts";
+import { type NativeConvolution, setNativeConvolution } from "../lib/kernels/native_conv.ts";
+import { OneDnnConvolution } from "../lib/kernels/onednn.ts";
 import { createDln } from "../lib/models/dln.ts";
 import type { Network, Normalization } from "../lib/models/types.ts";
 import { createVgg } from "../lib/models/vgg.ts";
@@ -20,6 +22,15 @@ import {
 // Any adapter counts, Mesa's llvmpipe included (slow, but the same WGSL runs on a real GPU).
 const noWebGpu = (await navigator.gpu?.requestAdapter()) == null;
 registerTrainingKernels();
+
+/** oneDNN where it loads (tests/kernels/onednn_test.ts checks that it does on CI). */
+const oneDnn: NativeConvolution | null = (() => {
+  try {
+    return OneDnnConvolution.open();
+  } catch {
+    return null;
+  }
+})();
 
 /** Stream id of this file's data (not used by the library). */
 const STREAM = 9002;
@@ -90,8 +101,16 @@ function assertClose(actual: number[], expected: number[], what: string): void {
   });
 }
 
-Deno.test("train() gives the same losses on cpu, wasm and webgpu", async (t) => {
-  const backends = noWebGpu ? ["wasm"] : ["wasm", "webgpu"];
+Deno.test({
+  name: "train() gives the same losses on cpu, wasm (with and without oneDNN) and webgpu",
+  // The oneDNN library stays loaded for the process.
+  sanitizeResources: false,
+}, async (t) => {
+  const backends = [
+    { backend: "wasm", native: null },
+    ...(oneDnn === null ? [] : [{ backend: "wasm", native: oneDnn }]),
+    ...(noWebGpu ? [] : [{ backend: "webgpu", native: null }]),
+  ];
   const cases: [string, () => Promise<number[]>][] = [
     ["tiny VGG with BatchNorm", () => vggLosses("batchnorm")],
     ["DLN with BatchNorm", dlnLosses],
@@ -102,9 +121,15 @@ Deno.test("train() gives the same losses on cpu, wasm and webgpu", async (t) => 
       const expected = await run();
       assert.ok(expected.every(Number.isFinite));
       assert.ok(expected.at(-1)! !== expected[0]!, "the loss must change over the steps");
-      for (const backend of backends) {
+      for (const { backend, native } of backends) {
         await useBackend(backend);
-        assertClose(await run(), expected, `${name} on ${backend}`);
+        setNativeConvolution(native);
+        try {
+          const what = `${name} on ${backend}${native === null ? "" : " with oneDNN"}`;
+          assertClose(await run(), expected, what);
+        } finally {
+          setNativeConvolution(null);
+        }
       }
     });
   }

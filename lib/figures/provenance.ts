@@ -141,6 +141,14 @@ export interface ProvenanceInput {
   dataSubset: string;
 }
 
+/** The backend in a few words: its name, wasm threads beyond one, native convolutions. */
+function describeBackend(info: BackendInfo): string {
+  const parts: string[] = [info.backend];
+  if (info.backend === "wasm" && info.threads > 1) parts.push(`${info.threads} threads`);
+  if (info.nativeConvolution !== null) parts.push(`convolutions by ${info.nativeConvolution}`);
+  return parts.join(", ");
+}
+
 /**
  * Builds a figure's provenance: the notebook's facts plus versions, git state and date.
  *
@@ -149,12 +157,11 @@ export interface ProvenanceInput {
  */
 export async function collectProvenance(input: ProvenanceInput): Promise<Provenance> {
   const environment = await runEnvironment();
-  // wasm records its thread count (e.g. "wasm, 2 threads"): it changes the speed, not the numbers.
+  // wasm records its thread count and native convolutions (e.g. "wasm, 2 threads, convolutions
+  // by oneDNN 2.6.3 (libdnnl.so.2)"): they change the speed and the float32 rounding.
   const backend = typeof input.backend === "string"
     ? input.backend
-    : input.backend.backend === "wasm" && input.backend.threads > 1
-    ? `wasm, ${input.backend.threads} threads`
-    : input.backend.backend;
+    : describeBackend(input.backend);
   const adapter = typeof input.backend === "string"
     ? null
     : input.backend.adapter?.description ?? null;

@@ -31,6 +31,7 @@
 import * as tf from "@tensorflow/tfjs";
 // Side effect: registers the wasm backend and its stock kernels, which these kernels call.
 import "@tensorflow/tfjs-backend-wasm";
+import { geometryOf, nativeConvolution } from "./native_conv.ts";
 
 /** The part of the wasm backend (`BackendWasm`) that the kernels here use. */
 interface WasmHeapBackend {
@@ -115,7 +116,7 @@ function convInfo(
   op: string,
   inShape: [number, number, number, number],
   filterShape: [number, number, number, number],
-  attrs: tf.Conv2DBackpropFilterAttrs | tf.Conv2DBackpropInputAttrs,
+  attrs: tf.Conv2DBackpropFilterAttrs | tf.Conv2DBackpropInputAttrs | tf.Conv2DAttrs,
 ): tf.backend_util.Conv2DInfo {
   if (attrs.dataFormat !== "NHWC") {
     throw new RangeError(
@@ -156,6 +157,19 @@ function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
     attrs.filterShape,
     attrs,
   );
+  const native = nativeConvolution();
+  if (native !== null) {
+    const dw = backend.makeOutput([...attrs.filterShape], "float32");
+    // Views are taken after the allocation: growing the heap detaches older ones.
+    const ok = native.backwardFilter(
+      geometryOf(info),
+      backend.typedArrayFromHeap(x) as Float32Array,
+      backend.typedArrayFromHeap(dy) as Float32Array,
+      backend.typedArrayFromHeap(dw) as Float32Array,
+    );
+    if (ok) return dw;
+    free(backend, dw);
+  }
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci } = info;
   const { outHeight: oh, outWidth: ow, filterHeight: kh, filterWidth: kw } = info;
   const { strideHeight: sh, strideWidth: sw } = info;
@@ -197,6 +211,44 @@ function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
   const out = run("Transpose", backend, { x: dw }, { perm: [1, 2, 0, 3] }); // [KH, KW, Ci, Co]
   free(backend, ...temps);
   return out;
+}
+
+/**
+ * The forward convolution: the installed native convolution where there is one and the op is
+ * float32 NHWC with dilation 1, else the stock XNNPACK kernel.
+ */
+function conv2D(args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmHeapBackend;
+  const x = inputOf(args, "Conv2D", "x");
+  const filter = inputOf(args, "Conv2D", "filter");
+  const attrs = args.attrs as unknown as tf.Conv2DAttrs;
+  const native = nativeConvolution();
+  const dilations = [attrs.dilations].flat();
+  if (
+    native === null || attrs.dataFormat !== "NHWC" || dilations.some((d) => d !== 1) ||
+    x.dtype !== "float32" || filter.dtype !== "float32"
+  ) {
+    return run("Conv2D", backend, args.inputs, args.attrs ?? {});
+  }
+  const info = convInfo(
+    "Conv2D",
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    attrs,
+  );
+  const y = backend.makeOutput(
+    [info.batchSize, info.outHeight, info.outWidth, info.outChannels],
+    "float32",
+  );
+  const ok = native.forward(
+    geometryOf(info),
+    backend.typedArrayFromHeap(x) as Float32Array,
+    backend.typedArrayFromHeap(filter) as Float32Array,
+    backend.typedArrayFromHeap(y) as Float32Array,
+  );
+  if (ok) return y;
+  free(backend, y);
+  return run("Conv2D", backend, args.inputs, args.attrs ?? {});
 }
 
 /**
@@ -277,6 +329,18 @@ function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
     filter.shape as [number, number, number, number],
     attrs,
   );
+  const native = nativeConvolution();
+  if (native !== null) {
+    const dx = backend.makeOutput([...attrs.inputShape], "float32");
+    const ok = native.backwardInput(
+      geometryOf(info),
+      backend.typedArrayFromHeap(dy) as Float32Array,
+      backend.typedArrayFromHeap(filter) as Float32Array,
+      backend.typedArrayFromHeap(dx) as Float32Array,
+    );
+    if (ok) return dx;
+    free(backend, dx);
+  }
   const { inHeight: h, inWidth: w, outHeight: oh, outWidth: ow } = info;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
   const top = kh - 1 - info.padInfo.top;
@@ -605,6 +669,7 @@ function cast(args: KernelArgs): tf.TensorInfo {
 
 /** Kernels this module registers; `replaces` marks stock wasm kernels that get overridden. */
 const KERNELS: readonly { name: string; kernelFunc: KernelFn; replaces: boolean }[] = [
+  { name: "Conv2D", kernelFunc: conv2D, replaces: true },
   { name: "Conv2DBackpropFilter", kernelFunc: conv2DBackpropFilter, replaces: false },
   { name: "Conv2DBackpropInput", kernelFunc: conv2DBackpropInput, replaces: true },
   { name: "BatchMatMul", kernelFunc: batchMatMul, replaces: true },

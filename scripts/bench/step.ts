@@ -8,12 +8,15 @@ import { createVgg } from "../../lib/models/vgg.ts";
 import type { Normalization } from "../../lib/models/types.ts";
 import { disposeState, initialState, SGD_DEFAULTS, train } from "../../lib/train.ts";
 import { Random, STREAMS } from "../../lib/rng.ts";
+import { nativeConvolution, setNativeConvolution } from "../../lib/kernels/native_conv.ts";
 
 /** One measured configuration. */
 export interface StepBenchRow {
   width: number;
   batch: number;
   normalization: Normalization;
+  /** What ran the convolutions: the native library's description, or "wasm". */
+  convolutions: string;
   msPerStep: number;
   imagesPerSecond: number;
   /** PyTorch fp32 on the same device, when available. */
@@ -107,33 +110,49 @@ export async function benchStep(options: StepBenchOptions): Promise<StepBenchRow
     console.log(`PyTorch ${torch.torch} fp32 on ${options.torchDevice}, ${torch.threads} threads`);
   }
   const rows: StepBenchRow[] = [];
+  // With a native convolution installed, each configuration is timed with it and again with the
+  // convolutions in wasm, side by side.
+  const native = nativeConvolution();
+  const variants = native === null ? [null] : [native, null];
   for (const width of options.widths) {
     for (const normalization of ["batchnorm", "none"] as const) {
-      const ms = await timeSteps(normalization, width, options.batch, options.steps);
-      const imagesPerSecond = options.batch / (ms / 1000);
-      const reference = torch?.results.find((r) =>
-        r.width === width && r.batchnorm === (normalization === "batchnorm")
-      );
-      const torchImagesPerSecond = reference?.imagesPerSecond ?? null;
-      rows.push({
-        width,
-        batch: options.batch,
-        normalization,
-        msPerStep: ms,
-        imagesPerSecond,
-        torchImagesPerSecond,
-        ratio: torchImagesPerSecond === null ? null : imagesPerSecond / torchImagesPerSecond,
-      });
+      for (const variant of variants) {
+        setNativeConvolution(variant);
+        let ms: number;
+        try {
+          ms = await timeSteps(normalization, width, options.batch, options.steps);
+        } finally {
+          setNativeConvolution(native);
+        }
+        const imagesPerSecond = options.batch / (ms / 1000);
+        const reference = torch?.results.find((r) =>
+          r.width === width && r.batchnorm === (normalization === "batchnorm")
+        );
+        const torchImagesPerSecond = reference?.imagesPerSecond ?? null;
+        rows.push({
+          width,
+          batch: options.batch,
+          normalization,
+          convolutions: variant?.description ?? "wasm",
+          msPerStep: ms,
+          imagesPerSecond,
+          torchImagesPerSecond,
+          ratio: torchImagesPerSecond === null ? null : imagesPerSecond / torchImagesPerSecond,
+        });
+      }
     }
   }
   console.log("\nSGD step (VGG, PROTOCOL.md)");
-  console.log("width  batch  norm        ms/step   images/s   torch images/s   ours/torch");
+  console.log(
+    "width  batch  norm        convs     ms/step   images/s   torch images/s   ours/torch",
+  );
   for (const r of rows) {
     console.log(
       [
         r.width.toString().padEnd(5),
         r.batch.toString().padStart(5),
         r.normalization.padEnd(10),
+        (r.convolutions === "wasm" ? "wasm" : r.convolutions.split(" ")[0]!).padEnd(6),
         r.msPerStep.toFixed(1).padStart(9),
         r.imagesPerSecond.toFixed(1).padStart(10),
         (r.torchImagesPerSecond?.toFixed(1) ?? "-").padStart(16),
