@@ -11,7 +11,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
 import { registerTrainingKernels } from "./kernels/register.ts";
 import { enableWasmThreads, MAX_WASM_THREADS } from "./kernels/wasm_threads.ts";
-import { setNativeConvolution } from "./kernels/native_conv.ts";
+import { type NativeKernels, setNativeKernels } from "./kernels/native.ts";
 
 /** A TensorFlow.js backend this project runs on. */
 export type BackendName = "cpu" | "wasm" | "webgpu";
@@ -29,9 +29,9 @@ export const BACKEND_ENV = "BN_BACKEND";
 export const WASM_THREADS_ENV = "BN_WASM_THREADS";
 
 /**
- * Environment variable for the wasm backend's native convolutions (oneDNN through Deno's FFI):
- * `off` keeps every convolution in wasm; a path names the library; unset looks for it by its
- * usual name and silently does without where it is missing.
+ * Environment variable for the wasm backend's native kernels (oneDNN through Deno's FFI:
+ * convolutions, BatchNorm, max-pool gradient): `off` keeps everything in wasm; a path names the
+ * library; unset looks for it by its usual name and silently does without where it is missing.
  */
 export const ONEDNN_ENV = "BN_ONEDNN";
 
@@ -55,11 +55,11 @@ export interface BackendInfo {
   /** Threads of the wasm backend (1 elsewhere). */
   threads: number;
   /**
-   * The native library running the wasm backend's convolutions (e.g. "oneDNN 2.6.3
-   * (libdnnl.so.2)"), or null where they run in wasm (other backends, `BN_ONEDNN=off`, no
-   * library, or no FFI as in a browser tab).
+   * The native library running the wasm backend's heaviest kernels (e.g. "oneDNN 2.6.3
+   * (libdnnl.so.2)"), or null where everything runs in wasm (other backends, `BN_ONEDNN=off`,
+   * no library, or no FFI as in a browser tab).
    */
-  nativeConvolution: string | null;
+  nativeKernels: string | null;
 }
 
 const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|software|softpipe/i;
@@ -162,8 +162,9 @@ export interface InitBackendOptions {
   /** Explicit choice; overrides `BN_BACKEND`. Default: `BN_BACKEND`, else `auto`. */
   backend?: BackendChoice;
   /**
-   * oneDNN for the wasm backend's convolutions: `false` keeps them in wasm, a string is the
-   * library's path. Default: `BN_ONEDNN`, else use the library where it loads.
+   * oneDNN for the wasm backend's convolutions, BatchNorm and max-pool gradient: `false` keeps
+   * them in wasm, a string is the library's path. Default: `BN_ONEDNN`, else use the library
+   * where it loads.
    */
   onednn?: boolean | string;
   /**
@@ -219,14 +220,14 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   // Kernels tfjs lacks (wasm convolution gradients) and gradients that stay on the device.
   registerTrainingKernels();
   let threads = 1;
-  let nativeConvolution: string | null = null;
-  setNativeConvolution(null);
+  let nativeKernels: string | null = null;
+  setNativeKernels(null);
   if (backend === "wasm") {
     const fromEnv = environment(WASM_THREADS_ENV);
     const requestedThreads = options.wasmThreads ??
       (fromEnv === undefined ? 1 : parseThreadCount(fromEnv, WASM_THREADS_ENV));
     threads = await startWasm(requestedThreads);
-    nativeConvolution = await startOneDnn(options.onednn);
+    nativeKernels = await startOneDnn(options.onednn);
   } else {
     const ok = await tf.setBackend(backend);
     if (!ok) {
@@ -234,14 +235,17 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     }
     await tf.ready();
   }
-  return { backend, adapter, reason, threads, nativeConvolution };
+  return { backend, adapter, reason, threads, nativeKernels };
 }
 
+/** oneDNN opened once per library path (an engine and its cached primitives each). */
+const openedOneDnn = new Map<string, NativeKernels>();
+
 /**
- * Installs oneDNN's convolutions for the wasm backend where Deno's FFI and the library exist.
+ * Installs oneDNN's kernels for the wasm backend where Deno's FFI and the library exist.
  * A library named explicitly (option or `BN_ONEDNN`) must load; the default one may be absent.
  *
- * @returns The library's description, or null where convolutions stay in wasm.
+ * @returns The library's description, or null where everything stays in wasm.
  */
 async function startOneDnn(option: boolean | string | undefined): Promise<string | null> {
   const fromEnv = environment(ONEDNN_ENV);
@@ -250,10 +254,12 @@ async function startOneDnn(option: boolean | string | undefined): Promise<string
   const deno = (globalThis as { Deno?: { dlopen?: unknown } }).Deno;
   if (typeof deno?.dlopen !== "function") return null; // a browser tab: no FFI
   // Deno-only module, loaded only here so that a browser bundle never needs it.
-  const { OneDnnConvolution } = await import("./kernels/onednn.ts");
+  const { defaultOneDnnLibrary, OneDnnKernels } = await import("./kernels/onednn.ts");
+  const path = setting === true ? defaultOneDnnLibrary() : setting;
   try {
-    const native = OneDnnConvolution.open(setting === true ? undefined : setting);
-    setNativeConvolution(native);
+    const native = openedOneDnn.get(path) ?? OneDnnKernels.open(path);
+    openedOneDnn.set(path, native);
+    setNativeKernels(native);
     return native.description;
   } catch (error) {
     if (setting !== true) throw error;
@@ -295,8 +301,6 @@ export function formatBackend(info: BackendInfo): string {
   const threads = info.backend === "wasm"
     ? `, ${info.threads} thread${info.threads === 1 ? "" : "s"}`
     : "";
-  const native = info.nativeConvolution === null
-    ? ""
-    : `, convolutions by ${info.nativeConvolution}`;
+  const native = info.nativeKernels === null ? "" : `, kernels by ${info.nativeKernels}`;
   return `${info.backend}${threads}${native} (${adapter}; ${info.reason})`;
 }

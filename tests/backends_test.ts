@@ -5,8 +5,8 @@ import "@tensorflow/tfjs-backend-webgpu";
 import { disposeDeviceSet, imageBatchSource, uploadImageSet } from "../lib/data/device_set.ts";
 import type { Cifar10Set } from "../lib/data/cifar10.ts";
 import { registerTrainingKernels } from "../lib/kernels/register.ts";
-import { type NativeConvolution, setNativeConvolution } from "../lib/kernels/native_conv.ts";
-import { OneDnnConvolution } from "../lib/kernels/onednn.ts";
+import { type NativeKernels, setNativeKernels } from "../lib/kernels/native.ts";
+import { OneDnnKernels } from "../lib/kernels/onednn.ts";
 import { createDln } from "../lib/models/dln.ts";
 import type { Network, Normalization } from "../lib/models/types.ts";
 import { createVgg } from "../lib/models/vgg.ts";
@@ -24,9 +24,9 @@ const noWebGpu = (await navigator.gpu?.requestAdapter()) == null;
 registerTrainingKernels();
 
 /** oneDNN where it loads (tests/kernels/onednn_test.ts checks that it does on CI). */
-const oneDnn: NativeConvolution | null = (() => {
+const oneDnn: NativeKernels | null = (() => {
   try {
-    return OneDnnConvolution.open();
+    return OneDnnKernels.open();
   } catch {
     return null;
   }
@@ -123,12 +123,12 @@ Deno.test({
       assert.ok(expected.at(-1)! !== expected[0]!, "the loss must change over the steps");
       for (const { backend, native } of backends) {
         await useBackend(backend);
-        setNativeConvolution(native);
+        setNativeKernels(native);
         try {
           const what = `${name} on ${backend}${native === null ? "" : " with oneDNN"}`;
           assertClose(await run(), expected, what);
         } finally {
-          setNativeConvolution(null);
+          setNativeKernels(null);
         }
       }
     });

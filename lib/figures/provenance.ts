@@ -145,7 +145,7 @@ export interface ProvenanceInput {
 function describeBackend(info: BackendInfo): string {
   const parts: string[] = [info.backend];
   if (info.backend === "wasm" && info.threads > 1) parts.push(`${info.threads} threads`);
-  if (info.nativeConvolution !== null) parts.push(`convolutions by ${info.nativeConvolution}`);
+  if (info.nativeKernels !== null) parts.push(`kernels by ${info.nativeKernels}`);
   return parts.join(", ");
 }
 

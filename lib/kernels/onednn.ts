@@ -1,10 +1,11 @@
 /**
- * oneDNN convolutions for the wasm backend, through Deno's FFI (one of the few Deno-only
- * modules of `lib/`; `backend.ts` imports it only where `Deno.dlopen` exists).
+ * oneDNN kernels for the wasm backend (convolutions, training-mode BatchNorm, max-pool gradient),
+ * through Deno's FFI (one of the few Deno-only modules of `lib/`; `backend.ts` imports it only
+ * where `Deno.dlopen` exists).
  *
  * oneDNN (libdnnl) is the library PyTorch's CPU convolutions run on; Debian ships it as
  * `libdnnl2` (`python3-torch` depends on it). Its JIT kernels use the CPU's widest vectors
- * (AVX-512 here) and OpenMP threads, where wasm is limited to 128-bit SIMD. The convolutions read
+ * (AVX-512 here) and OpenMP threads, where wasm is limited to 128-bit SIMD. The kernels read
  * and write the tensors in place on the wasm heap (NHWC activations, [KH, KW, Ci, Co] = oneDNN's
  * `hwio` filters), so nothing is copied. Built against oneDNN 2.x's C API (`dnnl.h`, 2.6.3 on
  * Debian 12); 3.x removed the descriptor functions used here and is refused with a message.
@@ -17,7 +18,7 @@
  *
  * @module
  */
-import type { ConvGeometry, NativeConvolution } from "./native_conv.ts";
+import type { ConvGeometry, NativeKernels, PoolGeometry } from "./native.ts";
 
 /** Environment variable: `off` disables oneDNN; any other value is the library's path. */
 export const ONEDNN_ENV = "BN_ONEDNN";
@@ -72,9 +73,54 @@ const SYMBOLS = {
     parameters: ["buffer", "buffer", "pointer", "pointer", "pointer"],
     result: "i32",
   },
+  dnnl_batch_normalization_forward_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "f32", "u32"],
+    result: "i32",
+  },
+  dnnl_batch_normalization_backward_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "buffer", "f32", "u32"],
+    result: "i32",
+  },
+  dnnl_pooling_v2_forward_desc_init: {
+    parameters: [
+      "buffer",
+      "i32",
+      "i32",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+    ],
+    result: "i32",
+  },
+  dnnl_pooling_v2_backward_desc_init: {
+    parameters: [
+      "buffer",
+      "i32",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+    ],
+    result: "i32",
+  },
   dnnl_primitive_desc_query: { parameters: ["pointer", "i32", "i32", "buffer"], result: "i32" },
+  dnnl_primitive_desc_query_md: { parameters: ["pointer", "i32", "i32"], result: "pointer" },
+  dnnl_memory_desc_get_size: { parameters: ["pointer"], result: "usize" },
   dnnl_primitive_create: { parameters: ["buffer", "pointer"], result: "i32" },
   dnnl_memory_create: { parameters: ["buffer", "buffer", "pointer", "pointer"], result: "i32" },
+  // The same function for a descriptor the library owns (a queried workspace descriptor).
+  dnnl_memory_create_from_query: {
+    name: "dnnl_memory_create",
+    parameters: ["buffer", "pointer", "pointer", "pointer"],
+    result: "i32",
+  },
   dnnl_memory_set_data_handle: { parameters: ["pointer", "buffer"], result: "i32" },
   dnnl_primitive_execute: { parameters: ["pointer", "pointer", "i32", "buffer"], result: "i32" },
   dnnl_stream_wait: { parameters: ["pointer"], result: "i32" },
@@ -87,12 +133,33 @@ type Pointer = Deno.PointerValue;
 const ENGINE_CPU = 1;
 const STREAM_DEFAULT = 1;
 const F32 = 3;
+const TAG_A = 2; // 1-D
 const TAG_NHWC = 20;
 const TAG_HWIO = 30;
 const FORWARD_TRAINING = 64;
+const BACKWARD = 128;
 const CONVOLUTION_DIRECT = 1;
+const POOLING_MAX = 0x1ff;
+const USE_SCALE_AND_SHIFT = 0x8 | 0x10;
 const QUERY_IMPL_INFO = 8;
-const ARG = { src: 1, dst: 17, weights: 33, diffSrc: 129, diffDst: 145, diffWeights: 161 };
+const QUERY_WORKSPACE_MD = 135;
+const ARG = {
+  src: 1,
+  dst: 17,
+  weights: 33,
+  mean: 49,
+  variance: 50,
+  scale: 51,
+  shift: 52,
+  workspace: 64,
+  diffSrc: 129,
+  diffDst: 145,
+  diffWeights: 161,
+  diffScale: 255,
+  diffShift: 256,
+};
+/** DNNL_MEMORY_ALLOCATE: the library allocates the buffer (scratch outputs, workspaces). */
+const LIBRARY_ALLOCATES = Deno.UnsafePointer.create(0xffffffffffffffffn);
 // Generous sizes for the descriptor structs the library fills in (2.6.3: memory desc 696 B,
 // convolution desc 5976 B); larger buffers are harmless, smaller ones would be overrun.
 const MEMORY_DESC_BYTES = 2048;
@@ -106,27 +173,38 @@ const STATUS: Record<number, string> = {
   7: "not required",
 };
 
-/** A convolution direction with its oneDNN primitive and the buffers it binds. */
-type Pass = "forward" | "backwardInput" | "backwardFilter";
-
-interface BoundPrimitive {
+/** One primitive to execute and its dnnl_exec_arg_t[] ({ int arg; dnnl_memory_t }, 16 B each). */
+interface Step {
   primitive: Pointer;
-  /** Memory objects in the order the caller passes buffers. */
-  memories: Pointer[];
-  /** dnnl_exec_arg_t[]: { int arg; dnnl_memory_t memory } pairs, 16 bytes each. */
   args: BigUint64Array;
-  /** oneDNN's name for the implementation it chose, e.g. "x64:gemm:jit". */
+  argCount: number;
+}
+
+/** The primitives of one kernel call and the memories whose buffers the caller passes. */
+interface Plan {
+  steps: Step[];
+  /** Memory objects taking the caller's buffers, in the order the caller passes them. */
+  inputs: Pointer[];
+  /** oneDNN's name for the implementation of the last step, e.g. "x64:gemm:jit". */
   implementation: string;
 }
 
-/** oneDNN convolutions on float32 NHWC buffers; see the module doc. */
-export class OneDnnConvolution implements NativeConvolution {
+/** A memory of a step: its argument slot and the caller's buffer index, or a shared memory. */
+type Slot = [arg: number, memory: number | Pointer];
+
+/** A convolution direction. */
+type ConvPass = "forward" | "backwardInput" | "backwardFilter";
+
+/** oneDNN kernels on float32 buffers of the wasm heap; see the module doc. */
+export class OneDnnKernels implements NativeKernels {
   readonly description: string;
   readonly #lib: OneDnnLibrary;
   readonly #engine: Pointer;
   readonly #stream: Pointer;
-  /** Primitives by pass and geometry; null where oneDNN cannot run that geometry. */
-  readonly #cache = new Map<string, BoundPrimitive | null>();
+  /** Plans by kernel and geometry; null where oneDNN cannot run that geometry. */
+  readonly #plans = new Map<string, Plan | null>();
+  /** gamma = 1 and beta = 0 per unit count, for BatchNorm without affine parameters. */
+  readonly #identity = new Map<number, { ones: Float32Array; zeros: Float32Array }>();
 
   private constructor(lib: OneDnnLibrary, path: string, version: string) {
     this.#lib = lib;
@@ -145,11 +223,11 @@ export class OneDnnConvolution implements NativeConvolution {
    * Opens the library and checks its version.
    *
    * @param path File name or path of libdnnl (default {@link defaultOneDnnLibrary}).
-   * @returns The convolutions.
+   * @returns The kernels.
    * @throws {Error} Saying why oneDNN cannot be used (missing library, no FFI permission,
    *   unsupported version).
    */
-  static open(path: string = defaultOneDnnLibrary()): OneDnnConvolution {
+  static open(path: string = defaultOneDnnLibrary()): OneDnnKernels {
     let lib: OneDnnLibrary;
     try {
       if (Deno.env.get("OMP_WAIT_POLICY") === undefined) Deno.env.set("OMP_WAIT_POLICY", "passive");
@@ -166,64 +244,130 @@ export class OneDnnConvolution implements NativeConvolution {
       lib.close();
       throw new Error(`Cannot use oneDNN: ${path} is version ${version}, expected 2.x`);
     }
-    return new OneDnnConvolution(lib, path, version);
+    return new OneDnnKernels(lib, path, version);
   }
 
-  forward(g: ConvGeometry, x: Float32Array, w: Float32Array, y: Float32Array): boolean {
-    return this.#run("forward", g, [x, w, y]);
+  convForward(g: ConvGeometry, x: Float32Array, w: Float32Array, y: Float32Array): boolean {
+    return this.#run(`conv:forward:${key(g)}`, () => this.#convPlan("forward", g), [x, w, y]);
   }
 
-  backwardInput(g: ConvGeometry, dy: Float32Array, w: Float32Array, dx: Float32Array): boolean {
-    return this.#run("backwardInput", g, [dy, w, dx]);
+  convBackwardInput(
+    g: ConvGeometry,
+    dy: Float32Array,
+    w: Float32Array,
+    dx: Float32Array,
+  ): boolean {
+    return this.#run(
+      `conv:backwardInput:${key(g)}`,
+      () => this.#convPlan("backwardInput", g),
+      [dy, w, dx],
+    );
   }
 
-  backwardFilter(g: ConvGeometry, x: Float32Array, dy: Float32Array, dw: Float32Array): boolean {
-    return this.#run("backwardFilter", g, [x, dy, dw]);
+  convBackwardFilter(
+    g: ConvGeometry,
+    x: Float32Array,
+    dy: Float32Array,
+    dw: Float32Array,
+  ): boolean {
+    return this.#run(
+      `conv:backwardFilter:${key(g)}`,
+      () => this.#convPlan("backwardFilter", g),
+      [x, dy, dw],
+    );
+  }
+
+  batchNormForward(
+    rows: number,
+    units: number,
+    epsilon: number,
+    x: Float32Array,
+    gamma: Float32Array | null,
+    beta: Float32Array | null,
+    out: { y: Float32Array; mean: Float32Array; variance: Float32Array },
+  ): boolean {
+    const identity = this.#identityOf(units);
+    return this.#run(
+      `bn:forward:${rows},${units},${epsilon}`,
+      () => this.#batchNormPlan(rows, units, epsilon, "forward"),
+      [x, out.y, out.mean, out.variance, gamma ?? identity.ones, beta ?? identity.zeros],
+    );
+  }
+
+  batchNormBackward(
+    rows: number,
+    units: number,
+    epsilon: number,
+    inputs: {
+      dy: Float32Array;
+      x: Float32Array;
+      mean: Float32Array;
+      variance: Float32Array;
+      gamma: Float32Array | null;
+    },
+    out: { dx: Float32Array; dGamma: Float32Array; dBeta: Float32Array },
+  ): boolean {
+    return this.#run(
+      `bn:backward:${rows},${units},${epsilon}`,
+      () => this.#batchNormPlan(rows, units, epsilon, "backward"),
+      [
+        inputs.x,
+        inputs.mean,
+        inputs.variance,
+        inputs.dy,
+        inputs.gamma ?? this.#identityOf(units).ones,
+        this.#identityOf(units).zeros, // beta: unused by the gradient, but oneDNN asks for it
+        out.dx,
+        out.dGamma,
+        out.dBeta,
+      ],
+    );
+  }
+
+  maxPoolBackward(g: PoolGeometry, x: Float32Array, dy: Float32Array, dx: Float32Array): boolean {
+    return this.#run(`pool:${key(g)}`, () => this.#maxPoolPlan(g), [x, dy, dx]);
   }
 
   /**
-   * The implementation oneDNN picks for a pass and geometry (e.g. "x64:gemm:jit"), or null
-   * where it has none; for benchmarks and logs.
+   * The implementation oneDNN picks for a convolution pass and geometry (e.g. "x64:gemm:jit"),
+   * or null where it has none; for benchmarks and logs.
    */
-  implementation(pass: Pass, g: ConvGeometry): string | null {
-    return this.#bound(pass, g)?.implementation ?? null;
+  convImplementation(pass: ConvPass, g: ConvGeometry): string | null {
+    return this.#plan(`conv:${pass}:${key(g)}`, () => this.#convPlan(pass, g))?.implementation ??
+      null;
   }
 
-  #run(pass: Pass, g: ConvGeometry, buffers: Float32Array[]): boolean {
-    const bound = this.#bound(pass, g);
-    if (bound === null) return false;
+  #run(planKey: string, build: () => Plan, buffers: Float32Array[]): boolean {
+    const plan = this.#plan(planKey, build);
+    if (plan === null) return false;
     const s = this.#lib.symbols;
-    bound.memories.forEach((memory, i) => {
+    plan.inputs.forEach((memory, i) => {
       this.#check("set a data handle", s.dnnl_memory_set_data_handle(memory, buffers[i]!));
     });
-    this.#check(
-      `run the ${pass} convolution`,
-      s.dnnl_primitive_execute(
-        bound.primitive,
-        this.#stream,
-        bound.memories.length,
-        bound.args,
-      ),
-    );
+    for (const step of plan.steps) {
+      this.#check(
+        `run ${planKey}`,
+        s.dnnl_primitive_execute(step.primitive, this.#stream, step.argCount, step.args),
+      );
+    }
     this.#check("wait for the stream", s.dnnl_stream_wait(this.#stream));
     return true;
   }
 
-  #bound(pass: Pass, g: ConvGeometry): BoundPrimitive | null {
-    const key = `${pass}:${Object.values(g).join(",")}`;
-    let bound = this.#cache.get(key);
-    if (bound === undefined) {
+  #plan(planKey: string, build: () => Plan): Plan | null {
+    let plan = this.#plans.get(planKey);
+    if (plan === undefined) {
       try {
-        bound = this.#bind(pass, g);
+        plan = build();
       } catch {
-        bound = null; // oneDNN has no implementation for it: the wasm kernels compute it
+        plan = null; // oneDNN has no implementation for it: the wasm kernels compute it
       }
-      this.#cache.set(key, bound);
+      this.#plans.set(planKey, plan);
     }
-    return bound;
+    return plan;
   }
 
-  #bind(pass: Pass, g: ConvGeometry): BoundPrimitive {
+  #convPlan(pass: ConvPass, g: ConvGeometry): Plan {
     const s = this.#lib.symbols;
     const src = this.#memoryDesc([g.batch, g.inChannels, g.inHeight, g.inWidth], TAG_NHWC);
     const dst = this.#memoryDesc([g.batch, g.outChannels, g.outHeight, g.outWidth], TAG_NHWC);
@@ -253,7 +397,10 @@ export class OneDnnConvolution implements NativeConvolution {
     );
     const forward = this.#primitiveDesc(forwardDesc, null);
     if (pass === "forward") {
-      return this.#bindMemories(forward, [[ARG.src, src], [ARG.weights, weights], [ARG.dst, dst]]);
+      return this.#planOf([src, weights, dst], [[
+        forward,
+        [[ARG.src, 0], [ARG.weights, 1], [ARG.dst, 2]],
+      ]]);
     }
     const desc = new Uint8Array(OP_DESC_BYTES);
     if (pass === "backwardInput") {
@@ -270,11 +417,10 @@ export class OneDnnConvolution implements NativeConvolution {
           padRight,
         ),
       );
-      return this.#bindMemories(this.#primitiveDesc(desc, forward), [
-        [ARG.diffDst, dst],
-        [ARG.weights, weights],
-        [ARG.diffSrc, src],
-      ]);
+      return this.#planOf([dst, weights, src], [[
+        this.#primitiveDesc(desc, forward),
+        [[ARG.diffDst, 0], [ARG.weights, 1], [ARG.diffSrc, 2]],
+      ]]);
     }
     this.#check(
       "describe the filter gradient",
@@ -290,39 +436,178 @@ export class OneDnnConvolution implements NativeConvolution {
         padRight,
       ),
     );
-    return this.#bindMemories(this.#primitiveDesc(desc, forward), [
-      [ARG.src, src],
-      [ARG.diffDst, dst],
-      [ARG.diffWeights, weights],
+    return this.#planOf([src, dst, weights], [[
+      this.#primitiveDesc(desc, forward),
+      [[ARG.src, 0], [ARG.diffDst, 1], [ARG.diffWeights, 2]],
+    ]]);
+  }
+
+  #batchNormPlan(
+    rows: number,
+    units: number,
+    epsilon: number,
+    pass: "forward" | "backward",
+  ): Plan {
+    const s = this.#lib.symbols;
+    // [rows, units] as an NHWC tensor of 1x1 images: oneDNN's JIT BatchNorm handles the
+    // channels-last layout, where a 2-D "nc" tensor gets its generic reference code.
+    const data = this.#memoryDesc([rows, units, 1, 1], TAG_NHWC);
+    const unit = this.#memoryDesc([units], TAG_A);
+    const forwardDesc = new Uint8Array(OP_DESC_BYTES);
+    this.#check(
+      "describe the BatchNorm",
+      s.dnnl_batch_normalization_forward_desc_init(
+        forwardDesc,
+        FORWARD_TRAINING,
+        data,
+        epsilon,
+        USE_SCALE_AND_SHIFT,
+      ),
+    );
+    const forward = this.#primitiveDesc(forwardDesc, null);
+    if (pass === "forward") {
+      // Buffers: x, y, mean, variance, gamma, beta.
+      return this.#planOf([data, data, unit, unit, unit, unit], [[forward, [
+        [ARG.src, 0],
+        [ARG.dst, 1],
+        [ARG.mean, 2],
+        [ARG.variance, 3],
+        [ARG.scale, 4],
+        [ARG.shift, 5],
+      ]]]);
+    }
+    const desc = new Uint8Array(OP_DESC_BYTES);
+    this.#check(
+      "describe the BatchNorm gradient",
+      s.dnnl_batch_normalization_backward_desc_init(
+        desc,
+        BACKWARD,
+        data,
+        data,
+        epsilon,
+        USE_SCALE_AND_SHIFT,
+      ),
+    );
+    // Buffers: x, mean, variance, dy, gamma, beta, dx, dgamma, dbeta.
+    return this.#planOf([data, unit, unit, data, unit, unit, data, unit, unit], [[
+      this.#primitiveDesc(desc, forward),
+      [
+        [ARG.src, 0],
+        [ARG.mean, 1],
+        [ARG.variance, 2],
+        [ARG.diffDst, 3],
+        [ARG.scale, 4],
+        [ARG.shift, 5],
+        [ARG.diffSrc, 6],
+        [ARG.diffScale, 7],
+        [ARG.diffShift, 8],
+      ],
+    ]]);
+  }
+
+  /**
+   * Max-pool gradient: oneDNN's backward pass reads the arg-max positions its forward pass
+   * records in a workspace, so the plan runs the forward pass (into a scratch output) first.
+   */
+  #maxPoolPlan(g: PoolGeometry): Plan {
+    const s = this.#lib.symbols;
+    const src = this.#memoryDesc([g.batch, g.inChannels, g.inHeight, g.inWidth], TAG_NHWC);
+    const dst = this.#memoryDesc([g.batch, g.inChannels, g.outHeight, g.outWidth], TAG_NHWC);
+    const strides = dims([g.strideHeight, g.strideWidth]);
+    const kernel = dims([g.filterHeight, g.filterWidth]);
+    const dilation = dims([0, 0]);
+    const padLeft = dims([g.padTop, g.padLeft]);
+    const padRight = dims([g.padBottom, g.padRight]);
+    const forwardDesc = new Uint8Array(OP_DESC_BYTES);
+    this.#check(
+      "describe the max-pool",
+      s.dnnl_pooling_v2_forward_desc_init(
+        forwardDesc,
+        FORWARD_TRAINING,
+        POOLING_MAX,
+        src,
+        dst,
+        strides,
+        kernel,
+        dilation,
+        padLeft,
+        padRight,
+      ),
+    );
+    const forward = this.#primitiveDesc(forwardDesc, null);
+    const backwardDesc = new Uint8Array(OP_DESC_BYTES);
+    this.#check(
+      "describe the max-pool gradient",
+      s.dnnl_pooling_v2_backward_desc_init(
+        backwardDesc,
+        POOLING_MAX,
+        src,
+        dst,
+        strides,
+        kernel,
+        dilation,
+        padLeft,
+        padRight,
+      ),
+    );
+    const backward = this.#primitiveDesc(backwardDesc, forward);
+    const scratch = this.#create(
+      "memory",
+      (out) => s.dnnl_memory_create(out, dst, this.#engine, LIBRARY_ALLOCATES),
+    );
+    const workspaceDesc = s.dnnl_primitive_desc_query_md(forward, QUERY_WORKSPACE_MD, 0);
+    if (workspaceDesc === null || s.dnnl_memory_desc_get_size(workspaceDesc) === 0n) {
+      throw new Error("oneDNN max-pool has no workspace");
+    }
+    const workspace = this.#create(
+      "memory",
+      (out) => s.dnnl_memory_create_from_query(out, workspaceDesc, this.#engine, LIBRARY_ALLOCATES),
+    );
+    // Buffers: x, dy, dx.
+    return this.#planOf([src, dst, src], [
+      [forward, [[ARG.src, 0], [ARG.dst, scratch], [ARG.workspace, workspace]]],
+      [backward, [[ARG.diffDst, 1], [ARG.workspace, workspace], [ARG.diffSrc, 2]]],
     ]);
   }
 
-  #bindMemories(primitiveDesc: Pointer, bindings: [number, Uint8Array][]): BoundPrimitive {
+  /**
+   * Creates the primitives and the memories for the caller's buffers (described by
+   * `inputDescs`), and each step's argument list.
+   */
+  #planOf(inputDescs: Uint8Array[], steps: [Pointer, Slot[]][]): Plan {
     const s = this.#lib.symbols;
-    const primitive = this.#create(
-      "primitive",
-      (out) => s.dnnl_primitive_create(out, primitiveDesc),
-    );
-    const memories = bindings.map(([, desc]) =>
+    const inputs = inputDescs.map((desc) =>
       this.#create("memory", (out) => s.dnnl_memory_create(out, desc, this.#engine, null))
     );
-    const args = new BigUint64Array(bindings.length * 2);
-    bindings.forEach(([arg], i) => {
-      args[2 * i] = BigInt(arg);
-      args[2 * i + 1] = BigInt(Deno.UnsafePointer.value(memories[i]!));
+    const built = steps.map(([primitiveDesc, slots]) => {
+      const primitive = this.#create(
+        "primitive",
+        (out) => s.dnnl_primitive_create(out, primitiveDesc),
+      );
+      const args = new BigUint64Array(slots.length * 2);
+      slots.forEach(([arg, memory], i) => {
+        const handle = typeof memory === "number" ? inputs[memory]! : memory;
+        args[2 * i] = BigInt(arg);
+        args[2 * i + 1] = BigInt(Deno.UnsafePointer.value(handle));
+      });
+      return { primitive, args, argCount: slots.length };
     });
     const info = new BigUint64Array(1);
     this.#check(
       "query the implementation",
-      s.dnnl_primitive_desc_query(
-        primitiveDesc,
-        QUERY_IMPL_INFO,
-        0,
-        info,
-      ),
+      s.dnnl_primitive_desc_query(steps.at(-1)![0], QUERY_IMPL_INFO, 0, info),
     );
     const name = new Deno.UnsafePointerView(Deno.UnsafePointer.create(info[0]!)!).getCString();
-    return { primitive, memories, args, implementation: name };
+    return { steps: built, inputs, implementation: name };
+  }
+
+  #identityOf(units: number): { ones: Float32Array; zeros: Float32Array } {
+    let identity = this.#identity.get(units);
+    if (identity === undefined) {
+      identity = { ones: new Float32Array(units).fill(1), zeros: new Float32Array(units) };
+      this.#identity.set(units, identity);
+    }
+    return identity;
   }
 
   #memoryDesc(shape: number[], tag: number): Uint8Array {
@@ -353,6 +638,11 @@ export class OneDnnConvolution implements NativeConvolution {
       throw new Error(`oneDNN could not ${what}: ${STATUS[status] ?? `status ${status}`}`);
     }
   }
+}
+
+/** A cache key of a geometry. */
+function key(g: ConvGeometry | PoolGeometry): string {
+  return Object.values(g).join(",");
 }
 
 /** A dnnl_dims_t (int64_t[12]). */

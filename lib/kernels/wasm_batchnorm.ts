@@ -14,11 +14,13 @@
  *   closed form with xhat = (x - mean) * rstd, dbeta = sum(dy), dgamma = sum(dy * xhat),
  *   dx = gamma * rstd * (dy - dbeta / M - xhat * dgamma / M).
  * `lib/models/norm.ts` calls them when the current backend has them (wasm after
- * `registerWasmBatchNormKernels()`); other backends run the same formulas as tfjs ops.
+ * `registerWasmBatchNormKernels()`); other backends run the same formulas as tfjs ops. Where
+ * native kernels are installed (`native.ts`: oneDNN), both passes run there instead.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { nativeKernels } from "./native.ts";
 
 /** Kernel name of the fused training-mode BatchNorm forward pass. */
 export const BATCH_NORM_TRAINING_FORWARD = "BatchNormTrainingForward";
@@ -108,6 +110,22 @@ function batchNormTrainingForward(args: KernelArgs): tf.TensorInfo[] {
   const y = backend.typedArrayFromHeap(yInfo);
   const meanOut = backend.typedArrayFromHeap(meanInfo);
   const varOut = backend.typedArrayFromHeap(varInfo);
+  const gamma = gammaInfo === undefined ? null : backend.typedArrayFromHeap(gammaInfo);
+  const beta = betaInfo === undefined ? null : backend.typedArrayFromHeap(betaInfo);
+  const native = nativeKernels();
+  if (
+    native?.batchNormForward(
+      m,
+      c,
+      epsilon,
+      src as Float32Array,
+      gamma as Float32Array | null,
+      beta as Float32Array | null,
+      { y: y as Float32Array, mean: meanOut as Float32Array, variance: varOut as Float32Array },
+    )
+  ) {
+    return [yInfo, meanInfo, varInfo];
+  }
   // One pass for both moments: float64 sums of x - k and (x - k)^2 with k = the unit's first
   // value, which keeps the variance's cancellation error near float64 rounding.
   const k = Float64Array.from(src.subarray(0, c));
@@ -130,8 +148,6 @@ function batchNormTrainingForward(args: KernelArgs): tf.TensorInfo[] {
   }
   const scale = new Float64Array(c); // gamma * rstd
   const shift = new Float64Array(c); // beta
-  const gamma = gammaInfo === undefined ? undefined : backend.typedArrayFromHeap(gammaInfo);
-  const beta = betaInfo === undefined ? undefined : backend.typedArrayFromHeap(betaInfo);
   for (let j = 0; j < c; j++) {
     scale[j] = (gamma?.[j] ?? 1) / Math.sqrt(varOut[j]! + epsilon);
     shift[j] = beta?.[j] ?? 0;
@@ -169,7 +185,23 @@ function batchNormTrainingBackward(args: KernelArgs): tf.TensorInfo[] {
   const dx = backend.typedArrayFromHeap(dxInfo);
   const meanIn = backend.typedArrayFromHeap(meanInfo);
   const varIn = backend.typedArrayFromHeap(varInfo);
-  const gamma = gammaInfo === undefined ? undefined : backend.typedArrayFromHeap(gammaInfo);
+  const gamma = gammaInfo === undefined ? null : backend.typedArrayFromHeap(gammaInfo);
+  const native = nativeKernels();
+  if (
+    native?.batchNormBackward(m, c, epsilon, {
+      dy: dy as Float32Array,
+      x: src as Float32Array,
+      mean: meanIn as Float32Array,
+      variance: varIn as Float32Array,
+      gamma: gamma as Float32Array | null,
+    }, {
+      dx: dx as Float32Array,
+      dGamma: backend.typedArrayFromHeap(dGammaInfo) as Float32Array,
+      dBeta: backend.typedArrayFromHeap(dBetaInfo) as Float32Array,
+    })
+  ) {
+    return [dxInfo, dGammaInfo, dBetaInfo];
+  }
   const mean = Float64Array.from(meanIn);
   const rstd = Float64Array.from(varIn, (v) => 1 / Math.sqrt(v + epsilon));
   const dBeta = new Float64Array(c); // sum(dy)

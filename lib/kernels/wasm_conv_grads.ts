@@ -26,12 +26,16 @@
  * forward speed. The input gradient is the forward convolution of dy (zero-upsampled by the
  * stride) with the spatially flipped filter whose in/out channels are swapped.
  *
+ * Where native kernels are installed (`native.ts`: oneDNN through Deno's FFI), `Conv2D`, both
+ * convolution gradients and `MaxPoolGrad` hand the work to them, on the same heap buffers, and
+ * fall back to the paths above for what the library declines.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 // Side effect: registers the wasm backend and its stock kernels, which these kernels call.
 import "@tensorflow/tfjs-backend-wasm";
-import { geometryOf, nativeConvolution } from "./native_conv.ts";
+import { geometryOf, nativeKernels, poolGeometryOf } from "./native.ts";
 
 /** The part of the wasm backend (`BackendWasm`) that the kernels here use. */
 interface WasmHeapBackend {
@@ -157,11 +161,11 @@ function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
     attrs.filterShape,
     attrs,
   );
-  const native = nativeConvolution();
+  const native = nativeKernels();
   if (native !== null) {
     const dw = backend.makeOutput([...attrs.filterShape], "float32");
     // Views are taken after the allocation: growing the heap detaches older ones.
-    const ok = native.backwardFilter(
+    const ok = native.convBackwardFilter(
       geometryOf(info),
       backend.typedArrayFromHeap(x) as Float32Array,
       backend.typedArrayFromHeap(dy) as Float32Array,
@@ -222,7 +226,7 @@ function conv2D(args: KernelArgs): tf.TensorInfo {
   const x = inputOf(args, "Conv2D", "x");
   const filter = inputOf(args, "Conv2D", "filter");
   const attrs = args.attrs as unknown as tf.Conv2DAttrs;
-  const native = nativeConvolution();
+  const native = nativeKernels();
   const dilations = [attrs.dilations].flat();
   if (
     native === null || attrs.dataFormat !== "NHWC" || dilations.some((d) => d !== 1) ||
@@ -240,7 +244,7 @@ function conv2D(args: KernelArgs): tf.TensorInfo {
     [info.batchSize, info.outHeight, info.outWidth, info.outChannels],
     "float32",
   );
-  const ok = native.forward(
+  const ok = native.convForward(
     geometryOf(info),
     backend.typedArrayFromHeap(x) as Float32Array,
     backend.typedArrayFromHeap(filter) as Float32Array,
@@ -329,10 +333,10 @@ function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
     filter.shape as [number, number, number, number],
     attrs,
   );
-  const native = nativeConvolution();
+  const native = nativeKernels();
   if (native !== null) {
     const dx = backend.makeOutput([...attrs.inputShape], "float32");
-    const ok = native.backwardInput(
+    const ok = native.convBackwardInput(
       geometryOf(info),
       backend.typedArrayFromHeap(dy) as Float32Array,
       backend.typedArrayFromHeap(filter) as Float32Array,
@@ -563,6 +567,17 @@ function maxPoolGrad(args: KernelArgs): tf.TensorInfo {
   const x = backend.typedArrayFromHeap(x0);
   const g = backend.typedArrayFromHeap(dy);
   const out = backend.typedArrayFromHeap(dx);
+  const native = nativeKernels();
+  if (
+    native?.maxPoolBackward(
+      poolGeometryOf(info),
+      x as Float32Array,
+      g as Float32Array,
+      out as Float32Array,
+    )
+  ) {
+    return dx;
+  }
   out.fill(0);
   const best = new Float64Array(c); // per channel: the window's maximum so far
   const pos = new Int32Array(c); // and its index in x (-1: none yet)

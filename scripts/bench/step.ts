@@ -8,15 +8,15 @@ import { createVgg } from "../../lib/models/vgg.ts";
 import type { Normalization } from "../../lib/models/types.ts";
 import { disposeState, initialState, SGD_DEFAULTS, train } from "../../lib/train.ts";
 import { Random, STREAMS } from "../../lib/rng.ts";
-import { nativeConvolution, setNativeConvolution } from "../../lib/kernels/native_conv.ts";
+import { nativeKernels, setNativeKernels } from "../../lib/kernels/native.ts";
 
 /** One measured configuration. */
 export interface StepBenchRow {
   width: number;
   batch: number;
   normalization: Normalization;
-  /** What ran the convolutions: the native library's description, or "wasm". */
-  convolutions: string;
+  /** What ran the heavy kernels: the native library's description, or "wasm". */
+  kernels: string;
   msPerStep: number;
   imagesPerSecond: number;
   /** PyTorch fp32 on the same device, when available. */
@@ -110,19 +110,19 @@ export async function benchStep(options: StepBenchOptions): Promise<StepBenchRow
     console.log(`PyTorch ${torch.torch} fp32 on ${options.torchDevice}, ${torch.threads} threads`);
   }
   const rows: StepBenchRow[] = [];
-  // With a native convolution installed, each configuration is timed with it and again with the
-  // convolutions in wasm, side by side.
-  const native = nativeConvolution();
+  // With native kernels installed, each configuration is timed with them and again with
+  // everything in wasm, side by side.
+  const native = nativeKernels();
   const variants = native === null ? [null] : [native, null];
   for (const width of options.widths) {
     for (const normalization of ["batchnorm", "none"] as const) {
       for (const variant of variants) {
-        setNativeConvolution(variant);
+        setNativeKernels(variant);
         let ms: number;
         try {
           ms = await timeSteps(normalization, width, options.batch, options.steps);
         } finally {
-          setNativeConvolution(native);
+          setNativeKernels(native);
         }
         const imagesPerSecond = options.batch / (ms / 1000);
         const reference = torch?.results.find((r) =>
@@ -133,7 +133,7 @@ export async function benchStep(options: StepBenchOptions): Promise<StepBenchRow
           width,
           batch: options.batch,
           normalization,
-          convolutions: variant?.description ?? "wasm",
+          kernels: variant?.description ?? "wasm",
           msPerStep: ms,
           imagesPerSecond,
           torchImagesPerSecond,
@@ -144,7 +144,7 @@ export async function benchStep(options: StepBenchOptions): Promise<StepBenchRow
   }
   console.log("\nSGD step (VGG, PROTOCOL.md)");
   console.log(
-    "width  batch  norm        convs     ms/step   images/s   torch images/s   ours/torch",
+    "width  batch  norm        kernels   ms/step   images/s   torch images/s   ours/torch",
   );
   for (const r of rows) {
     console.log(
@@ -152,7 +152,7 @@ export async function benchStep(options: StepBenchOptions): Promise<StepBenchRow
         r.width.toString().padEnd(5),
         r.batch.toString().padStart(5),
         r.normalization.padEnd(10),
-        (r.convolutions === "wasm" ? "wasm" : r.convolutions.split(" ")[0]!).padEnd(6),
+        (r.kernels === "wasm" ? "wasm" : r.kernels.split(" ")[0]!).padEnd(6),
         r.msPerStep.toFixed(1).padStart(9),
         r.imagesPerSecond.toFixed(1).padStart(10),
         (r.torchImagesPerSecond?.toFixed(1) ?? "-").padStart(16),

@@ -220,7 +220,7 @@ Deno.test("collectProvenance() adds versions, git state and date to the run's fa
     adapter: { description: "Test GPU", vendor: "v", architecture: "a", software: false },
     reason: "test",
     threads: 1,
-    nativeConvolution: null,
+    nativeKernels: null,
   };
   const before = Date.now();
   const collected = await collectProvenance({

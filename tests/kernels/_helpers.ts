@@ -145,3 +145,43 @@ export function directConvGrads(
 export function memorySnapshot(): { tensors: number; buffers: number } {
   return { tensors: tf.memory().numTensors, buffers: tf.engine().backend.numDataIds() };
 }
+
+/**
+ * Float64 closed form of training-mode BatchNorm and its gradients over x viewed as
+ * [rows, units] (units last).
+ */
+export function batchNormReference(
+  x: Float32Array,
+  dy: Float32Array,
+  gamma: Float32Array,
+  beta: Float32Array,
+  units: number,
+  eps: number,
+): {
+  y: number[];
+  mean: number[];
+  variance: number[];
+  dx: number[];
+  dGamma: number[];
+  dBeta: number[];
+} {
+  const rows = x.length / units;
+  const mean = new Array<number>(units).fill(0);
+  const variance = new Array<number>(units).fill(0);
+  for (let i = 0; i < x.length; i++) mean[i % units]! += x[i]! / rows;
+  for (let i = 0; i < x.length; i++) variance[i % units]! += (x[i]! - mean[i % units]!) ** 2 / rows;
+  const rstd = variance.map((v) => 1 / Math.sqrt(v + eps));
+  const xhat = Array.from(x, (v, i) => (v - mean[i % units]!) * rstd[i % units]!);
+  const y = xhat.map((v, i) => v * gamma[i % units]! + beta[i % units]!);
+  const dBeta = new Array<number>(units).fill(0);
+  const dGamma = new Array<number>(units).fill(0);
+  for (let i = 0; i < x.length; i++) {
+    dBeta[i % units]! += dy[i]!;
+    dGamma[i % units]! += dy[i]! * xhat[i]!;
+  }
+  const dx = xhat.map((v, i) => {
+    const j = i % units;
+    return gamma[j]! * rstd[j]! * (dy[i]! - dBeta[j]! / rows - v * dGamma[j]! / rows);
+  });
+  return { y, mean, variance, dx, dGamma, dBeta };
+}

@@ -7,7 +7,7 @@ import {
   registerWasmBatchNormKernels,
 } from "../../lib/kernels/wasm_batchnorm.ts";
 import { normalize } from "../../lib/models/norm.ts";
-import { normals, relError, runOn } from "./_helpers.ts";
+import { batchNormReference, normals, relError, runOn } from "./_helpers.ts";
 
 registerWasmBatchNormKernels();
 
@@ -22,45 +22,11 @@ function activation(seed: number): Float32Array {
   return z.map((v, i) => (i % UNITS) - 2 + (1 + (i % UNITS)) * v);
 }
 
-/** Float64 closed form of training-mode BatchNorm and its gradients, per unit of [M, C]. */
-function reference(
-  x: Float32Array,
-  dy: Float32Array,
-  gamma: Float32Array,
-  beta: Float32Array,
-): {
-  y: number[];
-  mean: number[];
-  variance: number[];
-  dx: number[];
-  dGamma: number[];
-  dBeta: number[];
-} {
-  const mean = new Array<number>(UNITS).fill(0);
-  const variance = new Array<number>(UNITS).fill(0);
-  for (let i = 0; i < x.length; i++) mean[i % UNITS]! += x[i]! / ROWS;
-  for (let i = 0; i < x.length; i++) variance[i % UNITS]! += (x[i]! - mean[i % UNITS]!) ** 2 / ROWS;
-  const rstd = variance.map((v) => 1 / Math.sqrt(v + EPS));
-  const xhat = Array.from(x, (v, i) => (v - mean[i % UNITS]!) * rstd[i % UNITS]!);
-  const y = xhat.map((v, i) => v * gamma[i % UNITS]! + beta[i % UNITS]!);
-  const dBeta = new Array<number>(UNITS).fill(0);
-  const dGamma = new Array<number>(UNITS).fill(0);
-  for (let i = 0; i < x.length; i++) {
-    dBeta[i % UNITS]! += dy[i]!;
-    dGamma[i % UNITS]! += dy[i]! * xhat[i]!;
-  }
-  const dx = xhat.map((v, i) => {
-    const j = i % UNITS;
-    return gamma[j]! * rstd[j]! * (dy[i]! - dBeta[j]! / ROWS - v * dGamma[j]! / ROWS);
-  });
-  return { y, mean, variance, dx, dGamma, dBeta };
-}
-
 const X = activation(1);
 const DY = normals(ROWS * UNITS, 2);
 const GAMMA = Float32Array.from([1.5, 0.5, -1, 2, 0.25, 1]);
 const BETA = Float32Array.from([0.1, -0.2, 0.3, 0, 1, -1]);
-const REF = reference(X, DY, GAMMA, BETA);
+const REF = batchNormReference(X, DY, GAMMA, BETA, UNITS, EPS);
 
 Deno.test("BatchNormTraining kernels on wasm match the float64 closed form", async () => {
   const [y, mean, variance, dx, dGamma, dBeta] = await runOn("wasm", () => {
