@@ -27,11 +27,19 @@ export type CommittedFigures = ReadonlyMap<string, CommittedFigure>;
 /** One committed `deno task bench` result (`data/bench/*.json`). */
 export interface BenchReport {
   date: string;
-  backend?: { backend: string; threads?: number; adapter: { description: string } | null };
+  backend?: {
+    backend: string;
+    threads?: number;
+    adapter: { description: string } | null;
+    /** The native library under wasm (e.g. "oneDNN 2.6.3 (libdnnl.so.2)"), where one ran. */
+    nativeKernels?: string | null;
+  };
   step?: {
     width: number;
     batch: number;
     normalization: string;
+    /** What ran the heavy kernels: a native library's description or "wasm" (older results: absent). */
+    kernels?: string;
     imagesPerSecond: number;
     torchImagesPerSecond: number | null;
     ratio: number | null;
@@ -227,7 +235,8 @@ export function speedTable(_figures: CommittedFigures, bench: BenchReport | null
     ? "unknown backend"
     : `${bench.backend.backend}${
       bench.backend.threads === undefined ? "" : `, ${bench.backend.threads} thread(s)`
-    }`;
+    }${bench.backend.nativeKernels == null ? "" : ` with ${bench.backend.nativeKernels}`}`;
+  const withKernels = bench.step.some((r) => r.kernels !== undefined);
   return [
     `Measured ${bench.date.slice(0, 10)} on ${backend}, against PyTorch fp32 on the same device ` +
     "in the same run:",
@@ -237,6 +246,7 @@ export function speedTable(_figures: CommittedFigures, bench: BenchReport | null
         "width",
         "batch",
         "normalisation",
+        ...(withKernels ? ["kernels"] : []),
         "ours (images/s)",
         "PyTorch (images/s)",
         "ours / PyTorch",
@@ -245,6 +255,7 @@ export function speedTable(_figures: CommittedFigures, bench: BenchReport | null
         String(r.width),
         String(r.batch),
         r.normalization,
+        ...(withKernels ? [r.kernels?.split(" ")[0] ?? "-"] : []),
         r.imagesPerSecond.toFixed(1),
         r.torchImagesPerSecond?.toFixed(1) ?? "-",
         r.ratio?.toFixed(3) ?? "-",
