@@ -139,6 +139,23 @@ export interface ProvenanceInput {
   wallTimeSeconds: number;
   /** Which data was used. */
   dataSubset: string;
+  /** The stored runs behind the figure (their recorded backends become `computedOn`). */
+  runs?: readonly { status: { backend: string } }[];
+}
+
+/**
+ * A run's recorded backend line (`formatBackend`) without the trailing "(adapter; reason)":
+ * what computed it, not why it was chosen; webgpu keeps its adapter.
+ *
+ * @param line e.g. "wasm, 1 thread (no WebGPU adapter; default)".
+ * @returns e.g. "wasm, 1 thread", or "webgpu (NVIDIA H100 80GB HBM3)".
+ */
+export function computedBackend(line: string): string {
+  const match = /^(.*?) \((software adapter |adapter |no WebGPU adapter)(.*)\)$/.exec(line);
+  if (match === null) return line;
+  const [, what, kind, rest] = match as unknown as [string, string, string, string];
+  if (!what.startsWith("webgpu") || kind === "no WebGPU adapter") return what;
+  return `${what} (${rest.split("; ")[0]})`;
 }
 
 /** The backend in a few words: its name, wasm threads beyond one, native convolutions. */
@@ -180,6 +197,9 @@ export async function collectProvenance(input: ProvenanceInput): Promise<Provena
     date: environment.date,
     wallTimeSeconds: input.wallTimeSeconds,
     dataSubset: input.dataSubset,
+    ...(input.runs === undefined || input.runs.length === 0 ? {} : {
+      computedOn: [...new Set(input.runs.map((r) => computedBackend(r.status.backend)))].sort(),
+    }),
   };
 }
 

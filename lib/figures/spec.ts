@@ -60,6 +60,13 @@ export interface Provenance {
   backend: string;
   /** WebGPU adapter description, or null when there was none. */
   adapter: string | null;
+  /**
+   * The backends that computed the runs behind the figure, each as its runs recorded it (e.g.
+   * "wasm, 1 thread, kernels by oneDNN 2.6.3 (libdnnl.so.2)"); `backend` is the one that made
+   * the figure from them. Absent in figures made before it was recorded, and where no run is
+   * stored (the figure's own computation is then `backend`'s).
+   */
+  computedOn?: string[];
   /** Deno version, e.g. `"2.9.6"`. */
   deno: string;
   /** TensorFlow.js core version, e.g. `"4.22.0"`. */
@@ -706,7 +713,10 @@ export function jsonProblems(value: unknown, options: JsonProblemsOptions = {}):
   return out;
 }
 
-const PROVENANCE_FIELDS: Readonly<Record<keyof Provenance, (v: unknown) => boolean>> = {
+/** Required provenance fields and their checks. */
+const PROVENANCE_FIELDS: Readonly<
+  Record<Exclude<keyof Provenance, "computedOn">, (v: unknown) => boolean>
+> = {
   figure: (v) => typeof v === "string" && v !== "",
   scale: (v) => typeof v === "string" && isScale(v),
   scaleNote: (v) => typeof v === "string",
@@ -746,6 +756,16 @@ export function provenanceProblems(spec: unknown): string[] {
   }
   const record = provenance as Record<string, unknown>;
   const problems: string[] = [];
+  // Optional (older figures lack it), but well-formed where present.
+  const computedOn = record.computedOn;
+  if (
+    computedOn !== undefined &&
+    !(Array.isArray(computedOn) && computedOn.every((b) => typeof b === "string" && b !== ""))
+  ) {
+    problems.push(
+      `usermeta.provenance.computedOn is invalid, got ${JSON.stringify(computedOn)}`,
+    );
+  }
   for (const [field, valid] of Object.entries(PROVENANCE_FIELDS)) {
     if (!(field in record)) problems.push(`usermeta.provenance.${field} is missing`);
     else if (!valid(record[field])) {

@@ -59,7 +59,10 @@ function formatSeconds(seconds: number): string {
 export function figureTable(figures: CommittedFigures): string {
   const rows = [...figures.values()].sort((a, b) => a.stem.localeCompare(b.stem)).map((f) => {
     const p = f.provenance;
-    const hardware = p.backend === "webgpu" && p.adapter !== null
+    // The backends that computed the runs where recorded, else the one that made the figure.
+    const hardware = p.computedOn !== undefined
+      ? p.computedOn.map((b) => b.replace(/, kernels by (oneDNN) [^,]*$/, " + $1")).join("; ")
+      : p.backend === "webgpu" && p.adapter !== null
       ? `webgpu (${p.adapter})`
       : p.backend;
     return [

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { BackendInfo } from "../../lib/backend.ts";
 import {
   collectProvenance,
+  computedBackend,
   display,
   figurePaths,
   gitState,
@@ -258,4 +259,41 @@ Deno.test("display() outside Jupyter renders and prints one line instead of fail
   }
   assert.equal(lines.length, 1);
   assert.match(lines[0] ?? "", /^figure demo: rendered \(\d+ bytes of SVG\); not in Jupyter$/);
+});
+
+Deno.test("computedBackend() keeps what computed a run and drops why it was chosen", () => {
+  const cases: [string, string][] = [
+    ["cpu", "cpu"],
+    ["wasm, 1 thread (no WebGPU adapter; default)", "wasm, 1 thread"],
+    [
+      'wasm, 1 thread, kernels by oneDNN 2.6.3 (libdnnl.so.2) (software adapter llvmpipe (LLVM 15.0.6, 256 bits); WebGPU adapter "llvmpipe (LLVM 15.0.6, 256 bits)" is a software rasteriser: using wasm, the fastest CPU path)',
+      "wasm, 1 thread, kernels by oneDNN 2.6.3 (libdnnl.so.2)",
+    ],
+    [
+      'webgpu (adapter NVIDIA H100 80GB HBM3; hardware WebGPU adapter "NVIDIA H100 80GB HBM3")',
+      "webgpu (NVIDIA H100 80GB HBM3)",
+    ],
+  ];
+  for (const [line, expected] of cases) assert.equal(computedBackend(line), expected);
+});
+
+Deno.test("collectProvenance() lists the distinct backends that computed the runs", async () => {
+  const runs = [
+    { status: { backend: "wasm, 1 thread (no WebGPU adapter; default)" } },
+    { status: { backend: "cpu" } },
+    { status: { backend: "wasm, 1 thread (no WebGPU adapter; requested by BN_BACKEND=wasm)" } },
+  ];
+  const input = {
+    figure: "demo",
+    scale: "quick" as const,
+    scaleNote: "n",
+    config: {},
+    seeds: {},
+    backend: "cpu",
+    wallTimeSeconds: 1,
+    dataSubset: "none",
+  };
+  const withRuns = await collectProvenance({ ...input, runs });
+  assert.deepEqual(withRuns.computedOn, ["cpu", "wasm, 1 thread"]);
+  assert.equal("computedOn" in (await collectProvenance(input)), false);
 });

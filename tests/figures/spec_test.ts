@@ -308,6 +308,13 @@ Deno.test("provenanceProblems() names every missing or malformed field", () => {
     "usermeta.provenance.wallTimeSeconds is invalid, got -1",
   ]);
   assert.equal(provenanceOf({ usermeta: { provenance: partial } }), null);
+  // computedOn is optional, but a list of backend lines where present.
+  const withRuns = { ...PROVENANCE, computedOn: ["wasm, 1 thread"] };
+  assert.deepEqual(provenanceProblems({ usermeta: { provenance: withRuns } }), []);
+  assert.deepEqual(
+    provenanceProblems({ usermeta: { provenance: { ...PROVENANCE, computedOn: ["", 3] } } }),
+    ['usermeta.provenance.computedOn is invalid, got ["",3]'],
+  );
 });
 
 Deno.test("jsonProblems() finds the values JSON.stringify would silently change", () => {
