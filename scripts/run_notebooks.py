@@ -29,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_NAME = re.compile(r"^\d{2}-[a-z0-9][a-z0-9-]*\.ipynb$")
-SCALES = ("smoke", "quick", "paper")
+SCALES = ("smoke", "quick", "long", "paper")
 # The Deno kernel can publish outputs (display_data, stream) after its idle status message, so
 # keep listening until the iopub channel has been silent this long after idle (--settle).
 SETTLE_SECONDS = 0.5

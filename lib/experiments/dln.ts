@@ -105,6 +105,15 @@ export const DLN_QUICK = {
   checkpointEvery: 100,
 } as const satisfies DlnConfig;
 
+/** Long: quick's settings with 10x the steps and measurement intervals (3,000 steps). */
+export const DLN_LONG = {
+  ...DLN_QUICK,
+  steps: 3_000,
+  icsEvery: 200,
+  landscapeEvery: 300,
+  checkpointEvery: 1_000,
+} as const satisfies DlnConfig;
+
 /** Paper: PROTOCOL.md exactly (10,000 full-batch steps), 3 seeds. */
 export const DLN_PAPER = {
   depth: 25, // PROTOCOL.md
@@ -127,6 +136,7 @@ export const DLN_PAPER = {
 export const DLN_CONFIGS = {
   smoke: DLN_SMOKE,
   quick: DLN_QUICK,
+  long: DLN_LONG,
   paper: DLN_PAPER,
 } as const satisfies Record<Scale, DlnConfig>;
 

@@ -117,6 +117,28 @@ export const VGG_MEASURE_CONFIGS = {
     evalEvery: 0,
     checkpointEvery: 100,
   },
+  long: {
+    // quick's networks and data, 10x the steps and measurement intervals: does the landscape
+    // gap of claim 4 open up once the standard network has trained for a few epochs?
+    width: 1 / 8,
+    source: "full",
+    batchSize: 64,
+    steps: 4_000, // 5.1 epochs at batch 64 (paper: 15,000 x 128 = 38 epochs)
+    learningRates: [0.1, 0.01],
+    normalizations: ["none", "batchnorm", "noisy-batchnorm"],
+    seeds: [0, 1, 2],
+    bnMomentum: 0.1,
+    icsEvery: 250, // 16 measurements per run
+    icsLayers: ICS_LAYERS,
+    landscape: {
+      normalizations: ["none", "batchnorm"],
+      learningRate: 0.1,
+      every: 250, // 16 measurements, 8 etas each
+      etaGrid: VGG_ETA_GRID,
+    },
+    evalEvery: 0,
+    checkpointEvery: 500,
+  },
   paper: {
     width: 1, // PROTOCOL.md: 64-128-256-256-512-512-512-512, dense 512
     source: "full",

@@ -160,6 +160,25 @@ export const ICS_DEFINITIONS = {
     seeds: [0, 1, 2],
     units: 1,
   },
+  long: {
+    mlpHidden: [256, 256],
+    vggWidth: 1 / 16,
+    source: "full",
+    batchSize: 128,
+    steps: 600, // quick's 60 x 10
+    learningRates: [0.01, 0.1],
+    baselineLearningRate: 0.01,
+    bnMomentum: 0.1,
+    activationsEvery: 50,
+    icsEvery: 100,
+    mlpActivationLayers: [1, 2],
+    mlpIcsLayers: [2, 3],
+    vggActivationLayers: VGG_ACT,
+    vggIcsLayers: VGG_ICS,
+    vggDriftLayers: VGG_DRIFT,
+    seeds: [0, 1, 2],
+    units: 1,
+  },
   paper: {
     mlpHidden: [256, 256], // our reconstruction; the earlier experiment's widths are unknown
     vggWidth: 1, // PROTOCOL.md: 64-128-256-256-512-512-512-512

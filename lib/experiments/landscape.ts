@@ -43,6 +43,7 @@ export interface LandscapeConfig {
 export const LANDSCAPE_CONFIGS = {
   smoke: { runs: VGG_MEASURE_CONFIGS.smoke, keyFractions: [0, 1] }, // two measured steps only
   quick: { runs: VGG_MEASURE_CONFIGS.quick, keyFractions: [0.1, 0.5, 1] },
+  long: { runs: VGG_MEASURE_CONFIGS.long, keyFractions: [0.1, 0.5, 1] },
   paper: { runs: VGG_MEASURE_CONFIGS.paper, keyFractions: [0.1, 0.5, 1] },
 } as const satisfies Record<Scale, LandscapeConfig>;
 

@@ -112,6 +112,14 @@ export const LP_NORMS_QUICK = {
   smoothVggLoss: 10,
 } as const satisfies LpNormsConfig;
 
+/** Long: quick's networks and data with 10x the steps and measurement intervals. */
+export const LP_NORMS_LONG = {
+  ...LP_NORMS_QUICK,
+  vgg: { ...LP_NORMS_QUICK.vgg, steps: 1_000, landscapeEvery: 250, checkpointEvery: 500 },
+  dln: DLN_CONFIGS.long,
+  smoothVggLoss: 100,
+} as const satisfies LpNormsConfig;
+
 /** Paper: PROTOCOL.md exactly (VGG 15,000 steps at batch 128, DLN 10,000 steps), 3 seeds. */
 export const LP_NORMS_PAPER = {
   normalizations: NORMALIZATIONS,
@@ -136,6 +144,7 @@ export const LP_NORMS_PAPER = {
 export const LP_NORMS_CONFIGS = {
   smoke: LP_NORMS_SMOKE,
   quick: LP_NORMS_QUICK,
+  long: LP_NORMS_LONG,
   paper: LP_NORMS_PAPER,
 } as const satisfies Record<Scale, LpNormsConfig>;
 

@@ -116,6 +116,23 @@ export const TRAINING_CONFIGS = {
     maxPoints: 300,
     finalWindow: 40, // steps: the last 40 batches (1,280 images)
   },
+  /** quick's network and data, 10x the steps and intervals (a CPU with oneDNN: ~1 hour). */
+  long: {
+    width: 1 / 8,
+    source: "full",
+    batchSize: 32,
+    steps: 2_000, // 64,000 images, 1.3 epochs
+    bnMomentum: 0.1,
+    evalEvery: 1_000,
+    checkpointEvery: 500,
+    seeds: [0, 1, 2],
+    configurations: CONFIGURATIONS,
+    activations: { every: 100, layers: ACTIVATION_LAYERS, units: 3 },
+    plotLayer: 2, // conv2 = paper #2 (early layer)
+    smoothWindow: 100, // steps
+    maxPoints: 300,
+    finalWindow: 400, // steps: the last 400 batches (12,800 images)
+  },
   /** PROTOCOL.md exactly (a GPU's job). */
   paper: {
     width: 1, // 64-128-256-256-512-512-512-512
@@ -145,6 +162,7 @@ export function trainingConfig(scale: Scale): TrainingConfig {
   switch (scale) {
     case "smoke":
     case "quick":
+    case "long":
     case "paper":
       return TRAINING_CONFIGS[scale];
     default:

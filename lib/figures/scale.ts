@@ -2,17 +2,18 @@
  * Run scales of the experiments: how far each figure's run is shrunk from the paper's settings.
  *
  * `smoke` runs in seconds on the committed CIFAR-10 sample (tests, CI), `quick` fits a 2-core CPU
- * without a GPU, `paper` follows docs/PROTOCOL.md. Figures record their scale, and a figure is
+ * without a GPU, `long` keeps quick's networks and data and trains 10x longer (measurement
+ * intervals 10x too; a CPU with oneDNN, or a GPU, in hours), `paper` follows docs/PROTOCOL.md. Figures record their scale, and a figure is
  * never replaced by one of a smaller scale unless forced (see `lib/figures/provenance.ts`).
  *
  * @module
  */
 
 /** How far a run is shrunk from the paper's settings, smallest first. */
-export type Scale = "smoke" | "quick" | "paper";
+export type Scale = "smoke" | "quick" | "long" | "paper";
 
 /** Every scale, smallest first (the order {@link scaleRank} follows). */
-export const SCALES: readonly Scale[] = ["smoke", "quick", "paper"];
+export const SCALES: readonly Scale[] = ["smoke", "quick", "long", "paper"];
 
 /** The scale used when none is given. */
 export const DEFAULT_SCALE: Scale = "quick";
@@ -21,7 +22,7 @@ export const DEFAULT_SCALE: Scale = "quick";
  * Whether a string names a scale.
  *
  * @param value Any string.
- * @returns True for `smoke`, `quick` and `paper`.
+ * @returns True for `smoke`, `quick`, `long` and `paper`.
  *
  * @example
  * ```ts
@@ -60,10 +61,10 @@ export function parseScale(value: string, source: string): Scale {
 }
 
 /**
- * The position of a scale in `smoke < quick < paper`.
+ * The position of a scale in `smoke < quick < long < paper`.
  *
  * @param scale A scale.
- * @returns 0 for smoke, 1 for quick, 2 for paper.
+ * @returns 0 for smoke, 1 for quick, 2 for long, 3 for paper.
  *
  * @example
  * ```ts

@@ -13,17 +13,14 @@
  * Threads: OpenMP's; `OMP_NUM_THREADS` sets them (default: one per core). Unless the
  * environment says otherwise, `open()` sets `OMP_WAIT_POLICY=passive` before the library loads:
  * between convolutions the JS thread runs the other ops, and spinning OpenMP workers would take
- * the cores it needs (measured: passive 322 ms per full-width VGG+BN step against 345 ms
- * spinning on 2 idle cores, and spinning is worse when the cores are shared).
+ * the cores it needs (measured on 2 idle cores: 322 ms per full-width VGG+BN step passive,
+ * 345 ms spinning).
  *
  * @module
  */
 import type { ConvGeometry, NativeKernels, PoolGeometry } from "./native.ts";
 
-/** Environment variable: `off` disables oneDNN; any other value is the library's path. */
-export const ONEDNN_ENV = "BN_ONEDNN";
-
-/** The library's file name where `BN_ONEDNN` does not name one. */
+/** The library's file name where `BN_ONEDNN` (see `backend.ts`) does not name one. */
 export function defaultOneDnnLibrary(os: string = Deno.build.os): string {
   return os === "darwin" ? "libdnnl.2.dylib" : os === "windows" ? "dnnl.dll" : "libdnnl.so.2";
 }
@@ -235,7 +232,7 @@ export class OneDnnKernels implements NativeKernels {
     } catch (error) {
       throw new Error(
         `Cannot use oneDNN: ${path} did not load (${(error as Error).message.split("\n")[0]}). ` +
-          `Install it (Debian/Ubuntu: apt install libdnnl2) or set ${ONEDNN_ENV} to its path`,
+          "Install it (Debian/Ubuntu: apt install libdnnl2) or set BN_ONEDNN to its path",
       );
     }
     const view = new Deno.UnsafePointerView(lib.symbols.dnnl_version()!);

@@ -12,7 +12,7 @@
 import { BACKEND_ENV, type BackendChoice, parseBackendChoice } from "../backend.ts";
 import { DEFAULT_SCALE, parseScale, type Scale } from "../figures/scale.ts";
 
-/** Environment variable that sets the scale (`smoke`, `quick` or `paper`). */
+/** Environment variable that sets the scale (`smoke`, `quick`, `long` or `paper`). */
 export const SCALE_ENV = "FIGURE_SCALE";
 
 /** Environment variable that allows replacing a figure of a larger scale (`1`/`true`). */

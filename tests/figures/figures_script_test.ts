@@ -44,7 +44,10 @@ Deno.test("scripts/figures.ts rejects bad arguments with exit 2 and lists the va
   await t.step("unknown scale", async () => {
     const run = await figures(["--scale", "huge", "--only", "example"]);
     assert.equal(run.code, 2, run.stderr);
-    assert.match(run.stderr, /unknown --scale value "huge", expected one of smoke, quick, paper/);
+    assert.match(
+      run.stderr,
+      /unknown --scale value "huge", expected one of smoke, quick, long, paper/,
+    );
   });
   await t.step("unknown backend", async () => {
     const run = await figures(["--backend", "tpu"]);
@@ -62,7 +65,7 @@ Deno.test("scripts/figures.ts rejects bad arguments with exit 2 and lists the va
   await t.step("--help", async () => {
     const run = await figures(["--help"]);
     assert.equal(run.code, 0);
-    assert.match(run.stdout, /--scale S +smoke \| quick \| paper/);
+    assert.match(run.stdout, /--scale S +smoke \| quick \| long \| paper/);
   });
 });
 
