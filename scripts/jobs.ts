@@ -1,15 +1,18 @@
 /**
- * `deno task jobs [--scale S] [--only FIGURE ...] [--backend B] [--minutes M] [--list]`: computes
- * the training runs behind the figures into the result store (`data/runs/`, or `BN_RUNS_DIR`)
- * without running the notebooks. Runs are checkpointed, so a session stopped by `--minutes` (or
- * killed) resumes where it stopped; afterwards `deno task figures --scale S` only replots. Made
- * for GPU sessions: `deno bundle` turns this file into one script that needs no npm download.
+ * `deno task jobs [--scale S] [--only FIGURE ...] [--backend B] [--minutes M] [--list]
+ * [--export DIR]`: computes the training runs behind the figures into the result store
+ * (`data/runs/`, or `BN_RUNS_DIR`) without running the notebooks. Runs are checkpointed, so a
+ * session stopped by `--minutes` (or killed) resumes where it stopped; afterwards
+ * `deno task figures --scale S` only replots. `--export` copies finished runs without their
+ * checkpoints (the compact results committed in `data/results/`). Made for GPU sessions:
+ * `deno bundle` turns this file into one script that needs no npm download.
  */
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { BACKEND_CHOICES, formatBackend, initBackend, parseBackendChoice } from "../lib/backend.ts";
 import { ensureCifar10 } from "../lib/data/download.ts";
 import { jobsFor, STORED_FIGURES, type StoredFigure } from "../lib/experiments/all_jobs.ts";
-import { jobId, runFolderName } from "../lib/experiments/job.ts";
+import { jobId, runFolderName, type TrainingJob } from "../lib/experiments/job.ts";
 import { runJob } from "../lib/experiments/run_job.ts";
 import { parseScale, SCALES } from "../lib/figures/scale.ts";
 import { openStore } from "../lib/store/mod.ts";
@@ -19,7 +22,10 @@ const USAGE = `Usage: deno task jobs [options]
   --only FIGURE   one of ${STORED_FIGURES.join(", ")}; repeatable (default: all)
   --backend B     ${BACKEND_CHOICES.join(", ")} (default: BN_BACKEND, else auto)
   --minutes M     start no new run after M minutes (runs in progress finish their checkpoint)
-  --list          print the jobs and their state, compute nothing`;
+  --list          print the jobs and their state, compute nothing
+  --export DIR    copy the finished runs of the selection, without checkpoints, into DIR (e.g.
+                  data/results/<scale>, committed; cp -r DIR/* data/runs/ brings them back),
+                  compute nothing`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -30,6 +36,7 @@ async function main(): Promise<void> {
       backend: { type: "string" },
       minutes: { type: "string" },
       list: { type: "boolean", default: false },
+      export: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -53,8 +60,14 @@ async function main(): Promise<void> {
     );
   }
   const jobs = jobsFor(scale, figures);
-  const store = await openStore(undefined, values.list ? { readOnly: true } : {});
+  const readOnly = values.list || values.export !== undefined;
+  const store = await openStore(undefined, readOnly ? { readOnly: true } : {});
   try {
+    if (values.export !== undefined) {
+      const copied = await exportRuns(store.root, jobs.map((j) => j.job), values.export);
+      console.log(`jobs: exported ${copied} finished runs to ${values.export}`);
+      return;
+    }
     if (values.list) {
       for (const { job, figures } of jobs) {
         const id = await jobId(job);
@@ -97,6 +110,38 @@ async function main(): Promise<void> {
   } finally {
     await store.close();
   }
+}
+
+/**
+ * Copies every finished (or diverged) run among `jobs` from the store at `root` into `dir`, one
+ * folder per run with its job, status and logs but no checkpoints; runs not finished are skipped.
+ *
+ * @returns How many runs were copied.
+ */
+async function exportRuns(
+  root: string,
+  jobs: readonly TrainingJob[],
+  dir: string,
+): Promise<number> {
+  let copied = 0;
+  for (const job of jobs) {
+    const folder = runFolderName(await jobId(job));
+    const source = join(root, folder);
+    let status: { state?: string };
+    try {
+      status = JSON.parse(await Deno.readTextFile(join(source, "status.json")));
+    } catch {
+      continue; // never run here
+    }
+    if (status.state !== "finished" && status.state !== "diverged") continue;
+    await Deno.mkdir(join(dir, folder), { recursive: true });
+    for await (const entry of Deno.readDir(source)) {
+      if (!entry.isFile || /^ckpt-/.test(entry.name)) continue;
+      await Deno.copyFile(join(source, entry.name), join(dir, folder, entry.name));
+    }
+    copied++;
+  }
+  return copied;
 }
 
 if (import.meta.main) {
