@@ -287,10 +287,34 @@ export function philoxUniformField(
 }
 
 /**
+ * Box-Muller on the host, in float64 rounded once to float32: see {@link normalField}.
+ *
+ * @param size Number of elements.
+ * @param key Philox key.
+ * @param counterWords Counter words 1..3.
+ * @returns `size` standard normals.
+ */
+export function normalFieldHost(
+  size: number,
+  key: FieldKey,
+  counterWords: CounterWords,
+): Float32Array {
+  const u = philoxUniformHost(2 * size, key, counterWords);
+  const out = new Float32Array(size);
+  for (let e = 0; e < size; e++) {
+    out[e] = Math.sqrt(-2 * Math.log(1 - u[e]!)) * Math.cos(2 * Math.PI * u[size + e]!);
+  }
+  return out;
+}
+
+/**
  * A field of standard normals by Box-Muller from one uniform field of twice the size: element
  * `e` uses uniforms `e` (u1) and `size + e` (u2) of `philoxUniformField([2 * size], ...)`, as
  * `sqrt(-2 ln(1 - u1)) * cos(2 pi u2)` (1 - u1 lies in (0, 1], so the log stays finite).
- * Computed with tf ops, so it agrees across backends to float32 rounding, not bitwise.
+ * On webgpu it is computed on the device with tf ops; on cpu and wasm, whose tensors live in host
+ * memory anyway, in one host pass ({@link normalFieldHost}: the stock wasm `Cos` kernel alone took
+ * 50 of 238 ms of a noisy-BatchNorm VGG step at width 1/8). Backends agree to float32 rounding,
+ * not bitwise.
  *
  * @param shape Shape of the field.
  * @param key Philox key (seed, stream).
@@ -303,6 +327,10 @@ export function normalField(
   counterWords: CounterWords,
 ): tf.Tensor {
   const size = fieldSize(shape);
+  if (tf.getBackend() !== "webgpu" || size === 0) {
+    checkKey(key, counterWords);
+    return tf.tensor(normalFieldHost(size, key, counterWords), [...shape], "float32");
+  }
   return tf.tidy(() => {
     const u = philoxUniformField([2, size], key, counterWords); // [2, size]
     const [u1, u2] = tf.split(u, 2, 0) as [tf.Tensor2D, tf.Tensor2D]; // [1, size] each

@@ -1,9 +1,11 @@
 import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
 import assert from "node:assert/strict";
 import {
   ALGORITHM1_CONSTANTS,
   algorithm1Noise,
   normalField,
+  normalFieldHost,
   philoxUniformField,
   philoxUniformHost,
 } from "../../lib/models/noise.ts";
@@ -199,4 +201,17 @@ Deno.test("algorithm1Noise() leaves no tensors behind", () => {
   const before = tf.memory().numTensors;
   tf.dispose(Object.values(algorithm1Noise([8, 4, 4, 3], { seed: 1, step: 1 }, 1)));
   assert.equal(tf.memory().numTensors, before);
+});
+
+Deno.test("normalField() on cpu and wasm is the host field, bitwise", async () => {
+  const key = { seed: 5, stream: STREAMS.noise };
+  const expected = normalFieldHost(3 * 7 * 5, key, [1, 2, 3]);
+  for (const backend of ["cpu", "wasm"]) {
+    assert.ok(await tf.setBackend(backend), backend);
+    const field = normalField([3, 7, 5], key, [1, 2, 3]);
+    assert.deepEqual(field.shape, [3, 7, 5]);
+    assert.deepEqual(await field.data(), expected, backend);
+    field.dispose();
+  }
+  await tf.setBackend("cpu");
 });
