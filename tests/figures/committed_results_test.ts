@@ -14,6 +14,7 @@ import {
   landscapeJobs,
   landscapeRows,
 } from "../../lib/experiments/landscape.ts";
+import { LP_NORMS_CONFIGS, lpNormsJobs, lpNormsRows } from "../../lib/experiments/lp_norms.ts";
 import { loadRun, type RunRecord } from "../../lib/experiments/run_job.ts";
 import type { TrainingJob } from "../../lib/experiments/job.ts";
 import { isScale, type Scale } from "../../lib/figures/scale.ts";
@@ -36,6 +37,22 @@ const REBUILD: Record<
   "loss-variation": {
     jobs: landscapeJobs,
     rows: (records, scale) => landscapeRows(records, LANDSCAPE_CONFIGS[scale].keyFractions).rows,
+  },
+};
+REBUILD["lp-norms"] = {
+  jobs: (scale) => [...lpNormsJobs(scale).vgg, ...lpNormsJobs(scale).dln],
+  rows: (records, scale) => {
+    const vggCount = lpNormsJobs(scale).vgg.length;
+    const rows = lpNormsRows(records.slice(0, vggCount), records.slice(vggCount), {
+      smoothVggLoss: LP_NORMS_CONFIGS[scale].smoothVggLoss,
+    });
+    return {
+      vggLoss: rows.vggLoss,
+      vggAccuracy: rows.vggAccuracy,
+      vggLandscape: rows.vggLandscape,
+      dlnLoss: rows.dlnLoss,
+      dlnLandscape: rows.dlnLandscape,
+    };
   },
 };
 REBUILD["gradient-predictiveness"] = REBUILD["loss-variation"]!;
