@@ -15,6 +15,7 @@ import {
   landscapeRows,
 } from "../../lib/experiments/landscape.ts";
 import { LP_NORMS_CONFIGS, lpNormsJobs, lpNormsRows } from "../../lib/experiments/lp_norms.ts";
+import { icsDefinitionsJobs, icsDefinitionsRows } from "../../lib/experiments/ics_definitions.ts";
 import { loadRun, type RunRecord } from "../../lib/experiments/run_job.ts";
 import type { TrainingJob } from "../../lib/experiments/job.ts";
 import { isScale, type Scale } from "../../lib/figures/scale.ts";
@@ -54,6 +55,11 @@ REBUILD["lp-norms"] = {
       dlnLandscape: rows.dlnLandscape,
     };
   },
+};
+REBUILD["ics-definitions"] = {
+  jobs: (scale) => icsDefinitionsJobs(scale).map((run) => run.job),
+  rows: (records, scale) =>
+    icsDefinitionsRows(icsDefinitionsJobs(scale).map((run, i) => ({ run, record: records[i]! }))),
 };
 REBUILD["gradient-predictiveness"] = REBUILD["loss-variation"]!;
 REBUILD["beta-smoothness"] = REBUILD["loss-variation"]!;
