@@ -35,7 +35,7 @@
 import * as tf from "@tensorflow/tfjs";
 // Side effect: registers the wasm backend and its stock kernels, which these kernels call.
 import "@tensorflow/tfjs-backend-wasm";
-import { geometryOf, nativeKernels, poolGeometryOf } from "./native.ts";
+import { geometryOf, type NativeKernels, nativeKernels, poolGeometryOf } from "./native.ts";
 
 /** The part of the wasm backend (`BackendWasm`) that the kernels here use. */
 interface WasmHeapBackend {
@@ -115,6 +115,30 @@ function free(backend: WasmHeapBackend, ...infos: tf.TensorInfo[]): void {
   for (const info of infos) backend.disposeData(info.dataId);
 }
 
+/**
+ * A float32 output of `shape` computed by the installed native kernels, or null where none is
+ * installed or it declines (the output is freed then and the caller computes it in wasm).
+ * `compute` gets a heap-view getter and the output's view, both taken after the output's
+ * allocation: growing the heap detaches older views.
+ */
+function viaNative(
+  backend: WasmHeapBackend,
+  shape: number[],
+  compute: (
+    native: NativeKernels,
+    heap: (info: tf.TensorInfo) => Float32Array,
+    out: Float32Array,
+  ) => boolean,
+): tf.TensorInfo | null {
+  const native = nativeKernels();
+  if (native === null) return null;
+  const out = backend.makeOutput(shape, "float32");
+  const heap = (info: tf.TensorInfo) => backend.typedArrayFromHeap(info) as Float32Array;
+  if (compute(native, heap, heap(out))) return out;
+  free(backend, out);
+  return null;
+}
+
 /** Conv geometry shared by both gradients; throws for what the kernels do not support. */
 function convInfo(
   op: string,
@@ -161,19 +185,12 @@ function conv2DBackpropFilter(args: KernelArgs): tf.TensorInfo {
     attrs.filterShape,
     attrs,
   );
-  const native = nativeKernels();
-  if (native !== null) {
-    const dw = backend.makeOutput([...attrs.filterShape], "float32");
-    // Views are taken after the allocation: growing the heap detaches older ones.
-    const ok = native.convBackwardFilter(
-      geometryOf(info),
-      backend.typedArrayFromHeap(x) as Float32Array,
-      backend.typedArrayFromHeap(dy) as Float32Array,
-      backend.typedArrayFromHeap(dw) as Float32Array,
-    );
-    if (ok) return dw;
-    free(backend, dw);
-  }
+  const nativeDw = viaNative(
+    backend,
+    [...attrs.filterShape],
+    (native, heap, out) => native.convBackwardFilter(geometryOf(info), heap(x), heap(dy), out),
+  );
+  if (nativeDw !== null) return nativeDw;
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci } = info;
   const { outHeight: oh, outWidth: ow, filterHeight: kh, filterWidth: kw } = info;
   const { strideHeight: sh, strideWidth: sw } = info;
@@ -226,32 +243,24 @@ function conv2D(args: KernelArgs): tf.TensorInfo {
   const x = inputOf(args, "Conv2D", "x");
   const filter = inputOf(args, "Conv2D", "filter");
   const attrs = args.attrs as unknown as tf.Conv2DAttrs;
-  const native = nativeKernels();
   const dilations = [attrs.dilations].flat();
   if (
-    native === null || attrs.dataFormat !== "NHWC" || dilations.some((d) => d !== 1) ||
-    x.dtype !== "float32" || filter.dtype !== "float32"
+    nativeKernels() !== null && attrs.dataFormat === "NHWC" && dilations.every((d) => d === 1) &&
+    x.dtype === "float32" && filter.dtype === "float32"
   ) {
-    return run("Conv2D", backend, args.inputs, args.attrs ?? {});
+    const info = convInfo(
+      "Conv2D",
+      x.shape as [number, number, number, number],
+      filter.shape as [number, number, number, number],
+      attrs,
+    );
+    const y = viaNative(
+      backend,
+      [info.batchSize, info.outHeight, info.outWidth, info.outChannels],
+      (native, heap, out) => native.convForward(geometryOf(info), heap(x), heap(filter), out),
+    );
+    if (y !== null) return y;
   }
-  const info = convInfo(
-    "Conv2D",
-    x.shape as [number, number, number, number],
-    filter.shape as [number, number, number, number],
-    attrs,
-  );
-  const y = backend.makeOutput(
-    [info.batchSize, info.outHeight, info.outWidth, info.outChannels],
-    "float32",
-  );
-  const ok = native.convForward(
-    geometryOf(info),
-    backend.typedArrayFromHeap(x) as Float32Array,
-    backend.typedArrayFromHeap(filter) as Float32Array,
-    backend.typedArrayFromHeap(y) as Float32Array,
-  );
-  if (ok) return y;
-  free(backend, y);
   return run("Conv2D", backend, args.inputs, args.attrs ?? {});
 }
 
@@ -333,18 +342,12 @@ function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
     filter.shape as [number, number, number, number],
     attrs,
   );
-  const native = nativeKernels();
-  if (native !== null) {
-    const dx = backend.makeOutput([...attrs.inputShape], "float32");
-    const ok = native.convBackwardInput(
-      geometryOf(info),
-      backend.typedArrayFromHeap(dy) as Float32Array,
-      backend.typedArrayFromHeap(filter) as Float32Array,
-      backend.typedArrayFromHeap(dx) as Float32Array,
-    );
-    if (ok) return dx;
-    free(backend, dx);
-  }
+  const nativeDx = viaNative(
+    backend,
+    [...attrs.inputShape],
+    (native, heap, out) => native.convBackwardInput(geometryOf(info), heap(dy), heap(filter), out),
+  );
+  if (nativeDx !== null) return nativeDx;
   const { inHeight: h, inWidth: w, outHeight: oh, outWidth: ow } = info;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
   const top = kh - 1 - info.padInfo.top;
