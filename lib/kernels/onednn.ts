@@ -245,7 +245,7 @@ export class OneDnnKernels implements NativeKernels {
   }
 
   convForward(g: ConvGeometry, x: Float32Array, w: Float32Array, y: Float32Array): boolean {
-    return this.#run(`conv:forward:${key(g)}`, () => this.#convPlan("forward", g), [x, w, y]);
+    return this.#runConv("forward", g, [x, w, y]);
   }
 
   convBackwardInput(
@@ -254,11 +254,7 @@ export class OneDnnKernels implements NativeKernels {
     w: Float32Array,
     dx: Float32Array,
   ): boolean {
-    return this.#run(
-      `conv:backwardInput:${key(g)}`,
-      () => this.#convPlan("backwardInput", g),
-      [dy, w, dx],
-    );
+    return this.#runConv("backwardInput", g, [dy, w, dx]);
   }
 
   convBackwardFilter(
@@ -267,11 +263,7 @@ export class OneDnnKernels implements NativeKernels {
     dy: Float32Array,
     dw: Float32Array,
   ): boolean {
-    return this.#run(
-      `conv:backwardFilter:${key(g)}`,
-      () => this.#convPlan("backwardFilter", g),
-      [x, dy, dw],
-    );
+    return this.#runConv("backwardFilter", g, [x, dy, dw]);
   }
 
   batchNormForward(
@@ -304,6 +296,7 @@ export class OneDnnKernels implements NativeKernels {
     },
     out: { dx: Float32Array; dGamma: Float32Array; dBeta: Float32Array },
   ): boolean {
+    const identity = this.#identityOf(units);
     return this.#run(
       `bn:backward:${rows},${units},${epsilon}`,
       () => this.#batchNormPlan(rows, units, epsilon, "backward"),
@@ -312,8 +305,8 @@ export class OneDnnKernels implements NativeKernels {
         inputs.mean,
         inputs.variance,
         inputs.dy,
-        inputs.gamma ?? this.#identityOf(units).ones,
-        this.#identityOf(units).zeros, // beta: unused by the gradient, but oneDNN asks for it
+        inputs.gamma ?? identity.ones,
+        identity.zeros, // beta: unused by the gradient, but oneDNN asks for it
         out.dx,
         out.dGamma,
         out.dBeta,
@@ -330,8 +323,11 @@ export class OneDnnKernels implements NativeKernels {
    * or null where it has none; for benchmarks and logs.
    */
   convImplementation(pass: ConvPass, g: ConvGeometry): string | null {
-    return this.#plan(`conv:${pass}:${key(g)}`, () => this.#convPlan(pass, g))?.implementation ??
-      null;
+    return this.#plan(convKey(pass, g), () => this.#convPlan(pass, g))?.implementation ?? null;
+  }
+
+  #runConv(pass: ConvPass, g: ConvGeometry, buffers: Float32Array[]): boolean {
+    return this.#run(convKey(pass, g), () => this.#convPlan(pass, g), buffers);
   }
 
   #run(planKey: string, build: () => Plan, buffers: Float32Array[]): boolean {
@@ -635,6 +631,11 @@ export class OneDnnKernels implements NativeKernels {
       throw new Error(`oneDNN could not ${what}: ${STATUS[status] ?? `status ${status}`}`);
     }
   }
+}
+
+/** The plan cache key of a convolution pass. */
+function convKey(pass: ConvPass, g: ConvGeometry): string {
+  return `conv:${pass}:${key(g)}`;
 }
 
 /** A cache key of a geometry. */
