@@ -82,6 +82,35 @@ function axisGeometry(size: number, k: number, s: number, pad: "same" | "valid")
   return [out, Math.floor(total / 2)];
 }
 
+/** One convolution case: NHWC input, filter size, output channels, stride and padding. */
+export interface ConvCase {
+  x: [number, number, number, number];
+  k: [number, number];
+  co: number;
+  s: number;
+  pad: "same" | "valid";
+}
+
+/**
+ * Conv cases shared by the wasm and oneDNN kernel tests: odd image sizes, 3 and 5 channels,
+ * batch 3, stride 2 with odd input.
+ */
+export const CONV_CASES: ConvCase[] = [
+  { x: [3, 5, 7, 3], k: [3, 3], co: 5, s: 1, pad: "same" },
+  { x: [3, 5, 7, 3], k: [3, 3], co: 5, s: 2, pad: "same" },
+  { x: [3, 5, 7, 5], k: [3, 3], co: 3, s: 2, pad: "valid" },
+  { x: [2, 8, 8, 3], k: [3, 3], co: 4, s: 2, pad: "valid" }, // the last row of x is never read
+  { x: [2, 6, 9, 5], k: [3, 3], co: 3, s: 1, pad: "valid" },
+  { x: [2, 7, 7, 3], k: [2, 2], co: 4, s: 2, pad: "same" },
+  { x: [1, 4, 5, 2], k: [5, 3], co: 2, s: 1, pad: "same" },
+  { x: [2, 9, 6, 3], k: [3, 3], co: 2, s: 3, pad: "valid" },
+];
+
+/** A conv case in words, for test step names. */
+export function caseName(c: ConvCase): string {
+  return `x ${c.x.join("x")}, ${c.k.join("x")} filter -> ${c.co}, stride ${c.s}, ${c.pad}`;
+}
+
 /** SAME/VALID geometry of an NHWC conv with a [kh, kw, ...] filter and stride s. */
 export function convGeometry(
   h: number,

@@ -9,6 +9,8 @@ import { registerFastGradients } from "../../lib/kernels/gradients.ts";
 import { createVgg } from "../../lib/models/vgg.ts";
 import type { LayerParams } from "../../lib/models/types.ts";
 import {
+  caseName,
+  CONV_CASES,
   convGeometry,
   directConvGrads,
   memorySnapshot,
@@ -25,28 +27,6 @@ registerFastGradients();
 
 /** The tolerance of the task: relative error of wasm against the cpu backend. */
 const TOL = 1e-4;
-
-/** Conv cases: odd image sizes, 3 and 5 channels, batch 3, stride 2 with odd input. */
-const CONV_CASES: {
-  x: [number, number, number, number];
-  k: [number, number];
-  co: number;
-  s: number;
-  pad: "same" | "valid";
-}[] = [
-  { x: [3, 5, 7, 3], k: [3, 3], co: 5, s: 1, pad: "same" },
-  { x: [3, 5, 7, 3], k: [3, 3], co: 5, s: 2, pad: "same" },
-  { x: [3, 5, 7, 5], k: [3, 3], co: 3, s: 2, pad: "valid" },
-  { x: [2, 8, 8, 3], k: [3, 3], co: 4, s: 2, pad: "valid" }, // the last row of x is never read
-  { x: [2, 6, 9, 5], k: [3, 3], co: 3, s: 1, pad: "valid" },
-  { x: [2, 7, 7, 3], k: [2, 2], co: 4, s: 2, pad: "same" },
-  { x: [1, 4, 5, 2], k: [5, 3], co: 2, s: 1, pad: "same" },
-  { x: [2, 9, 6, 3], k: [3, 3], co: 2, s: 3, pad: "valid" },
-];
-
-function caseName(c: typeof CONV_CASES[number]): string {
-  return `x ${c.x.join("x")}, ${c.k.join("x")} filter -> ${c.co}, stride ${c.s}, ${c.pad}`;
-}
 
 Deno.test("registerWasmTrainingKernels() registers every listed kernel on wasm only", () => {
   for (const name of WASM_TRAINING_KERNELS) {
