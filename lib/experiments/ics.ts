@@ -66,6 +66,30 @@ export interface VggMeasureConfig {
 
 const ICS_LAYERS = VGG_ICS_LAYERS.map((m) => m.ours);
 
+/** Quick: a 2-core CPU (see {@link VGG_MEASURE_CONFIGS}); also the base of `long`. */
+const VGG_MEASURE_QUICK = {
+  width: 1 / 8, // 8..64 channels, 64-wide dense layers
+  source: "full", // all 50,000 training images
+  batchSize: 64, // half the paper's 128: twice the steps for the same time
+  // ~3% of 15,000. At 150 steps the standard network had not left its initial plateau
+  // (loss 2.30), which made its landscape trivially flat; by 400 it has started to learn.
+  steps: 400,
+  learningRates: [0.1, 0.01],
+  normalizations: ["none", "batchnorm", "noisy-batchnorm"],
+  seeds: [0, 1, 2],
+  bnMomentum: 0.1,
+  icsEvery: 25, // 16 measurements per run
+  icsLayers: ICS_LAYERS,
+  landscape: {
+    normalizations: ["none", "batchnorm"],
+    learningRate: 0.1,
+    every: 25, // 16 measurements, 8 etas each
+    etaGrid: VGG_ETA_GRID,
+  },
+  evalEvery: 0,
+  checkpointEvery: 100,
+} as const satisfies VggMeasureConfig;
+
 /**
  * The runs of the four VGG measurement figures, one config per scale. `paper` is PROTOCOL.md
  * exactly (a GPU job); `quick` fits the budget of a 2-core CPU (8 minutes for `ics` plus 10
@@ -95,48 +119,14 @@ export const VGG_MEASURE_CONFIGS = {
     evalEvery: 0,
     checkpointEvery: 10,
   },
-  quick: {
-    width: 1 / 8, // 8..64 channels, 64-wide dense layers
-    source: "full", // all 50,000 training images
-    batchSize: 64, // half the paper's 128: twice the steps for the same time
-    // ~3% of 15,000. At 150 steps the standard network had not left its initial plateau
-    // (loss 2.30), which made its landscape trivially flat; by 400 it has started to learn.
-    steps: 400,
-    learningRates: [0.1, 0.01],
-    normalizations: ["none", "batchnorm", "noisy-batchnorm"],
-    seeds: [0, 1, 2],
-    bnMomentum: 0.1,
-    icsEvery: 25, // 16 measurements per run
-    icsLayers: ICS_LAYERS,
-    landscape: {
-      normalizations: ["none", "batchnorm"],
-      learningRate: 0.1,
-      every: 25, // 16 measurements, 8 etas each
-      etaGrid: VGG_ETA_GRID,
-    },
-    evalEvery: 0,
-    checkpointEvery: 100,
-  },
+  quick: VGG_MEASURE_QUICK,
   long: {
     // quick's networks and data, 10x the steps and measurement intervals: does the landscape
     // gap of claim 4 open up once the standard network has trained for a few epochs?
-    width: 1 / 8,
-    source: "full",
-    batchSize: 64,
+    ...VGG_MEASURE_QUICK,
     steps: 4_000, // 5.1 epochs at batch 64 (paper: 15,000 x 128 = 38 epochs)
-    learningRates: [0.1, 0.01],
-    normalizations: ["none", "batchnorm", "noisy-batchnorm"],
-    seeds: [0, 1, 2],
-    bnMomentum: 0.1,
     icsEvery: 250, // 16 measurements per run
-    icsLayers: ICS_LAYERS,
-    landscape: {
-      normalizations: ["none", "batchnorm"],
-      learningRate: 0.1,
-      every: 250, // 16 measurements, 8 etas each
-      etaGrid: VGG_ETA_GRID,
-    },
-    evalEvery: 0,
+    landscape: { ...VGG_MEASURE_QUICK.landscape, every: 250 }, // 16 measurements, 8 etas each
     checkpointEvery: 500,
   },
   paper: {

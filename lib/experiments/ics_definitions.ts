@@ -120,6 +120,27 @@ const VGG_ACT = VGG_ACTIVATION_LAYERS.map((m) => m.ours);
 const VGG_ICS = VGG_ICS_LAYERS.map((m) => m.ours);
 const VGG_DRIFT = [2, 6]; // conv2, conv6: the normalised ones of VGG_ACT
 
+/** Quick: the grid on all of CIFAR-10 for 60 steps, 3 seeds (also the base of `long`). */
+const ICS_DEFINITIONS_QUICK = {
+  mlpHidden: [256, 256], // 3072-256-256-10
+  vggWidth: 1 / 16, // 4..32 channels: a 2-core CPU
+  source: "full", // all 50,000 training images
+  batchSize: 128, // PROTOCOL.md
+  steps: 60, // early training, where the moments move most
+  learningRates: [0.01, 0.1],
+  baselineLearningRate: 0.01,
+  bnMomentum: 0.1,
+  activationsEvery: 5,
+  icsEvery: 10,
+  mlpActivationLayers: [1, 2],
+  mlpIcsLayers: [2, 3],
+  vggActivationLayers: VGG_ACT,
+  vggIcsLayers: VGG_ICS,
+  vggDriftLayers: VGG_DRIFT,
+  seeds: [0, 1, 2],
+  units: 1,
+} as const satisfies IcsDefinitionsConfig;
+
 /** One config per scale. */
 export const ICS_DEFINITIONS = {
   smoke: {
@@ -141,44 +162,9 @@ export const ICS_DEFINITIONS = {
     seeds: [0],
     units: 1,
   },
-  quick: {
-    mlpHidden: [256, 256], // 3072-256-256-10
-    vggWidth: 1 / 16, // 4..32 channels: a 2-core CPU
-    source: "full", // all 50,000 training images
-    batchSize: 128, // PROTOCOL.md
-    steps: 60, // early training, where the moments move most
-    learningRates: [0.01, 0.1],
-    baselineLearningRate: 0.01,
-    bnMomentum: 0.1,
-    activationsEvery: 5,
-    icsEvery: 10,
-    mlpActivationLayers: [1, 2],
-    mlpIcsLayers: [2, 3],
-    vggActivationLayers: VGG_ACT,
-    vggIcsLayers: VGG_ICS,
-    vggDriftLayers: VGG_DRIFT,
-    seeds: [0, 1, 2],
-    units: 1,
-  },
-  long: {
-    mlpHidden: [256, 256],
-    vggWidth: 1 / 16,
-    source: "full",
-    batchSize: 128,
-    steps: 600, // quick's 60 x 10
-    learningRates: [0.01, 0.1],
-    baselineLearningRate: 0.01,
-    bnMomentum: 0.1,
-    activationsEvery: 50,
-    icsEvery: 100,
-    mlpActivationLayers: [1, 2],
-    mlpIcsLayers: [2, 3],
-    vggActivationLayers: VGG_ACT,
-    vggIcsLayers: VGG_ICS,
-    vggDriftLayers: VGG_DRIFT,
-    seeds: [0, 1, 2],
-    units: 1,
-  },
+  quick: ICS_DEFINITIONS_QUICK,
+  // quick's networks and data, 10x the steps and measurement intervals
+  long: { ...ICS_DEFINITIONS_QUICK, steps: 600, activationsEvery: 50, icsEvery: 100 },
   paper: {
     mlpHidden: [256, 256], // our reconstruction; the earlier experiment's widths are unknown
     vggWidth: 1, // PROTOCOL.md: 64-128-256-256-512-512-512-512

@@ -80,6 +80,24 @@ const CONFIGURATIONS = [
 /** PROTOCOL.md's activation layers #2, #9, #13 -> conv2, conv6, dense10. */
 const ACTIVATION_LAYERS = VGG_ACTIVATION_LAYERS.map((m) => m.ours);
 
+/** Quick: a 2-core CPU in about 10 minutes with the wasm backend (docs: figure budget 12 min). */
+const TRAINING_QUICK = {
+  width: 1 / 8, // 8..64 channels: ~55 ms/step with or without BN, ~130 ms with noise (wasm)
+  source: "full", // all 50,000 training images; test accuracy on all 10,000 test images
+  batchSize: 32, // B (paper 128): more steps for the same compute
+  steps: 200, // T (paper 15,000): 6,400 images, ~0.13 epoch
+  bnMomentum: 0.1,
+  evalEvery: 100, // each evaluation reads the full test set (~4-5 s)
+  checkpointEvery: 100,
+  seeds: [0, 1, 2],
+  configurations: CONFIGURATIONS,
+  activations: { every: 10, layers: ACTIVATION_LAYERS, units: 3 },
+  plotLayer: 2, // conv2 = paper #2 (early layer)
+  smoothWindow: 10, // steps
+  maxPoints: 300,
+  finalWindow: 40, // steps: the last 40 batches (1,280 images)
+} as const satisfies TrainingConfig;
+
 /** The settings of each scale. */
 export const TRAINING_CONFIGS = {
   /** Seconds on the committed sample: checks the pipeline, not the claims. */
@@ -99,38 +117,15 @@ export const TRAINING_CONFIGS = {
     maxPoints: 200,
     finalWindow: 4,
   },
-  /** A 2-core CPU in about 10 minutes with the wasm backend (docs: figure budget 12 min). */
-  quick: {
-    width: 1 / 8, // 8..64 channels: ~55 ms/step with or without BN, ~130 ms with noise (wasm)
-    source: "full", // all 50,000 training images; test accuracy on all 10,000 test images
-    batchSize: 32, // B (paper 128): more steps for the same compute
-    steps: 200, // T (paper 15,000): 6,400 images, ~0.13 epoch
-    bnMomentum: 0.1,
-    evalEvery: 100, // each evaluation reads the full test set (~4-5 s)
-    checkpointEvery: 100,
-    seeds: [0, 1, 2],
-    configurations: CONFIGURATIONS,
-    activations: { every: 10, layers: ACTIVATION_LAYERS, units: 3 },
-    plotLayer: 2, // conv2 = paper #2 (early layer)
-    smoothWindow: 10, // steps
-    maxPoints: 300,
-    finalWindow: 40, // steps: the last 40 batches (1,280 images)
-  },
+  quick: TRAINING_QUICK,
   /** quick's network and data, 10x the steps and intervals (a CPU with oneDNN: ~1 hour). */
   long: {
-    width: 1 / 8,
-    source: "full",
-    batchSize: 32,
+    ...TRAINING_QUICK,
     steps: 2_000, // 64,000 images, 1.3 epochs
-    bnMomentum: 0.1,
     evalEvery: 1_000,
     checkpointEvery: 500,
-    seeds: [0, 1, 2],
-    configurations: CONFIGURATIONS,
-    activations: { every: 100, layers: ACTIVATION_LAYERS, units: 3 },
-    plotLayer: 2, // conv2 = paper #2 (early layer)
+    activations: { ...TRAINING_QUICK.activations, every: 100 },
     smoothWindow: 100, // steps
-    maxPoints: 300,
     finalWindow: 400, // steps: the last 400 batches (12,800 images)
   },
   /** PROTOCOL.md exactly (a GPU's job). */
