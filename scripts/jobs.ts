@@ -7,7 +7,6 @@
  * checkpoints (the compact results committed in `data/results/`). Made for GPU sessions:
  * `deno bundle` turns this file into one script that needs no npm download.
  */
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { BACKEND_CHOICES, formatBackend, initBackend, parseBackendChoice } from "../lib/backend.ts";
 import { ensureCifar10 } from "../lib/data/download.ts";
@@ -15,7 +14,7 @@ import { jobsFor, STORED_FIGURES, type StoredFigure } from "../lib/experiments/a
 import { jobId, runFolderName, type TrainingJob } from "../lib/experiments/job.ts";
 import { runJob } from "../lib/experiments/run_job.ts";
 import { parseScale, SCALES } from "../lib/figures/scale.ts";
-import { openStore } from "../lib/store/mod.ts";
+import { openStore, type ResultStore } from "../lib/store/mod.ts";
 
 const USAGE = `Usage: deno task jobs [options]
   --scale S       ${SCALES.join(", ")} (default quick)
@@ -64,7 +63,7 @@ async function main(): Promise<void> {
   const store = await openStore(undefined, readOnly ? { readOnly: true } : {});
   try {
     if (values.export !== undefined) {
-      const copied = await exportRuns(store.root, jobs.map((j) => j.job), values.export);
+      const copied = await exportRuns(store, jobs.map((j) => j.job), values.export);
       console.log(`jobs: exported ${copied} finished runs to ${values.export}`);
       return;
     }
@@ -113,32 +112,22 @@ async function main(): Promise<void> {
 }
 
 /**
- * Copies every finished (or diverged) run among `jobs` from the store at `root` into `dir`, one
- * folder per run with its job, status and logs but no checkpoints; runs not finished are skipped.
+ * Copies every finished (or diverged) run among `jobs` into `dir` without its checkpoints
+ * (`ResultStore.copyResults`); runs not finished are skipped.
  *
  * @returns How many runs were copied.
  */
 async function exportRuns(
-  root: string,
+  store: ResultStore,
   jobs: readonly TrainingJob[],
   dir: string,
 ): Promise<number> {
   let copied = 0;
   for (const job of jobs) {
-    const folder = runFolderName(await jobId(job));
-    const source = join(root, folder);
-    let status: { state?: string };
-    try {
-      status = JSON.parse(await Deno.readTextFile(join(source, "status.json")));
-    } catch {
-      continue; // never run here
-    }
-    if (status.state !== "finished" && status.state !== "diverged") continue;
-    await Deno.mkdir(join(dir, folder), { recursive: true });
-    for await (const entry of Deno.readDir(source)) {
-      if (!entry.isFile || /^ckpt-/.test(entry.name)) continue;
-      await Deno.copyFile(join(source, entry.name), join(dir, folder, entry.name));
-    }
+    const id = await jobId(job);
+    const state = (await store.readStatus(id))?.state;
+    if (state !== "finished" && state !== "diverged") continue;
+    await store.copyResults(id, dir);
     copied++;
   }
   return copied;

@@ -375,6 +375,23 @@ export class ResultStore {
   }
 
   /**
+   * Copies a run's results (job, status, logs), not its checkpoints, into `<dir>/<run folder>`:
+   * the compact form committed for figures (`data/results/`), which a store reads back as a
+   * finished run once copied into its root.
+   *
+   * @param id The job's hash.
+   * @param dir The destination root (created if needed).
+   */
+  async copyResults(id: string, dir: string): Promise<void> {
+    const target = join(dir, runFolderName(id));
+    await Deno.mkdir(target, { recursive: true });
+    for await (const entry of Deno.readDir(this.runDir(id))) {
+      if (!entry.isFile || CHECKPOINT_PATTERN.test(entry.name)) continue;
+      await Deno.copyFile(join(this.runDir(id), entry.name), join(target, entry.name));
+    }
+  }
+
+  /**
    * The path of a run's checkpoint at a step.
    *
    * @param id The job's hash.

@@ -203,3 +203,36 @@ Deno.test("append(), readLog() and truncateLog() keep the logs consistent", asyn
     assert.ok(!(await names(dir)).some((n) => n.includes(".tmp-")), "temporary files left");
   });
 });
+
+Deno.test("copyResults() copies a run's job, status and logs, never its checkpoints", async () => {
+  await withRun(async (store, id, dir) => {
+    const state = smallState(10);
+    await store.writeCheckpoint(id, state);
+    tf.dispose(state.params[0]!.kernel);
+    await store.append(id, "metrics", [{ step: 0, loss: 1 }]);
+    await store.writeStatus(id, {
+      state: "finished",
+      step: 10,
+      divergedAt: null,
+      wallTime: 1,
+      backend: "cpu",
+      updated: new Date(0).toISOString(),
+    });
+    await tempRoot(async (out) => {
+      await store.copyResults(id, out);
+      const copied = join(out, dir.slice(dir.lastIndexOf("/") + 1));
+      const kept = (await names(dir)).filter((name) => !name.startsWith("ckpt-"));
+      assert.deepEqual(await names(copied), kept);
+      assert.ok((await names(dir)).includes("ckpt-10.bin"));
+      for (const name of kept) {
+        assert.deepEqual(
+          await Deno.readFile(join(copied, name)),
+          await Deno.readFile(join(dir, name)),
+        );
+      }
+      // The copy is a store a reader can load the status from.
+      const reader = await openStore(out, { readOnly: true });
+      assert.equal((await reader.readStatus(id))?.state, "finished");
+    });
+  });
+});
