@@ -1,7 +1,7 @@
 /**
  * `deno task figures`: rebuilds figures by running each figure notebook's code cells headless.
  *
- *     deno task figures [--scale smoke|quick|long|paper] [--only NAME ...] [--backend B] [--force]
+ *     deno task figures [--scale smoke|quick|long|schedule|paper] [--only NAME ...] [--backend B] [--force]
  *
  * Every `notebooks/NN-name.ipynb` makes figure `name`. Its code cells are joined into one module
  * (see `lib/notebook/notebook.ts`) and run by `deno run -A` from the notebook's folder, the way

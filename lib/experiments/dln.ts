@@ -137,6 +137,7 @@ export const DLN_CONFIGS = {
   smoke: DLN_SMOKE,
   quick: DLN_QUICK,
   long: DLN_LONG,
+  schedule: DLN_PAPER, // PROTOCOL.md's schedule is the DLN's whole protocol: the same runs
   paper: DLN_PAPER,
 } as const satisfies Record<Scale, DlnConfig>;
 
@@ -213,7 +214,7 @@ export function dlnScaleNote(scale: Scale): string {
     `${c.steps.toLocaleString("en-US")} of ${DLN_PAPER.steps.toLocaleString("en-US")} steps, ` +
     `${seeds}, ICS every ${c.icsEvery} steps, landscape every ${c.landscapeEvery} steps ` +
     `(${c.etaGrid.count} etas)`;
-  return scale === "paper" ? `PROTOCOL.md settings: ${what}` : what;
+  return scale === "paper" || scale === "schedule" ? `PROTOCOL.md settings: ${what}` : what;
 }
 
 /** Short label of a learning rate, e.g. "1e-6". */

@@ -22,6 +22,7 @@ import type { Normalization } from "../models/types.ts";
 import type { RunRecord } from "./run_job.ts";
 import type { TrainingJob } from "./job.ts";
 import { groupRuns } from "./run_groups.ts";
+import { SCHEDULE_VGG_RUNS, sharedVggJob, type SharedVggRuns } from "./schedule.ts";
 
 export { groupRuns } from "./run_groups.ts";
 
@@ -62,6 +63,36 @@ export interface VggMeasureConfig {
   readonly evalEvery: number;
   /** Steps between checkpoints (resumable runs). */
   readonly checkpointEvery: number;
+  /** Runs shared with the other VGG figures (`schedule`): the jobs are `sharedVggJob`s. */
+  readonly shared?: SharedVggRuns;
+}
+
+/**
+ * The measurement config of a scale whose VGG runs are shared (`schedule`): the same numbers as
+ * the shared runs, the figure's own networks and learning rates.
+ */
+function sharedMeasureConfig(runs: SharedVggRuns): VggMeasureConfig {
+  return {
+    width: runs.width,
+    source: runs.source,
+    batchSize: runs.batchSize,
+    steps: runs.steps,
+    learningRates: [0.1, 0.01], // PROTOCOL.md, ICS: Figure 3a
+    normalizations: ["none", "batchnorm", "noisy-batchnorm"],
+    seeds: runs.seeds,
+    bnMomentum: runs.bnMomentum,
+    icsEvery: runs.measureEvery,
+    icsLayers: runs.icsLayers,
+    landscape: {
+      normalizations: ["none", "batchnorm"],
+      learningRate: 0.1, // PROTOCOL.md, Figure 4
+      every: runs.measureEvery,
+      etaGrid: runs.etaGrid,
+    },
+    evalEvery: runs.evalEvery,
+    checkpointEvery: runs.checkpointEvery,
+    shared: runs,
+  };
 }
 
 const ICS_LAYERS = VGG_ICS_LAYERS.map((m) => m.ours);
@@ -129,6 +160,8 @@ export const VGG_MEASURE_CONFIGS = {
     landscape: { ...VGG_MEASURE_QUICK.landscape, every: 250 }, // 16 measurements, 8 etas each
     checkpointEvery: 500,
   },
+  // PROTOCOL.md's schedule at width 1/4; every run measures ICS, landscape and activations
+  schedule: sharedMeasureConfig(SCHEDULE_VGG_RUNS),
   paper: {
     width: 1, // PROTOCOL.md: 64-128-256-256-512-512-512-512, dense 512
     source: "full",
@@ -177,6 +210,7 @@ export function vggMeasureJob(
   config: VggMeasureConfig,
   run: { normalization: Normalization; learningRate: number; seed: number },
 ): TrainingJob {
+  if (config.shared !== undefined) return sharedVggJob(config.shared, run);
   const { normalization, learningRate, seed } = run;
   const landscape = carriesLandscape(config, run)
     ? {

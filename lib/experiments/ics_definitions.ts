@@ -141,6 +141,14 @@ const ICS_DEFINITIONS_QUICK = {
   units: 1,
 } as const satisfies IcsDefinitionsConfig;
 
+/** quick's networks and data, 10x the steps and measurement intervals. */
+const ICS_DEFINITIONS_LONG = {
+  ...ICS_DEFINITIONS_QUICK,
+  steps: 600,
+  activationsEvery: 50,
+  icsEvery: 100,
+} as const satisfies IcsDefinitionsConfig;
+
 /** One config per scale. */
 export const ICS_DEFINITIONS = {
   smoke: {
@@ -164,7 +172,10 @@ export const ICS_DEFINITIONS = {
   },
   quick: ICS_DEFINITIONS_QUICK,
   // quick's networks and data, 10x the steps and measurement intervals
-  long: { ...ICS_DEFINITIONS_QUICK, steps: 600, activationsEvery: 50, icsEvery: 100 },
+  long: ICS_DEFINITIONS_LONG,
+  // Not a figure of the VGG schedule (its shallow networks are the seed's reconstruction): the
+  // long runs, the same jobs.
+  schedule: ICS_DEFINITIONS_LONG,
   paper: {
     mlpHidden: [256, 256], // our reconstruction; the earlier experiment's widths are unknown
     vggWidth: 1, // PROTOCOL.md: 64-128-256-256-512-512-512-512

@@ -18,6 +18,7 @@ import type { Scale } from "../figures/scale.ts";
 import type { LandscapeResult } from "../measure/landscape.ts";
 import type { Normalization } from "../models/types.ts";
 import {
+  carriesLandscape,
   divergedLabel,
   groupRuns,
   icsJobs,
@@ -44,18 +45,27 @@ export const LANDSCAPE_CONFIGS = {
   smoke: { runs: VGG_MEASURE_CONFIGS.smoke, keyFractions: [0, 1] }, // two measured steps only
   quick: { runs: VGG_MEASURE_CONFIGS.quick, keyFractions: [0.1, 0.5, 1] },
   long: { runs: VGG_MEASURE_CONFIGS.long, keyFractions: [0.1, 0.5, 1] },
+  schedule: { runs: VGG_MEASURE_CONFIGS.schedule, keyFractions: [0.1, 0.5, 1] },
   paper: { runs: VGG_MEASURE_CONFIGS.paper, keyFractions: [0.1, 0.5, 1] },
 } as const satisfies Record<Scale, LandscapeConfig>;
 
 /**
- * The jobs of the landscape figures: the `ics` jobs that carry the landscape measurement
- * (standard and BatchNorm at lr 0.1, every seed), identical to those jobs.
+ * The jobs of the landscape figures: the `ics` jobs of the landscape's networks at its learning
+ * rate (standard and BatchNorm at lr 0.1, every seed), identical to those jobs. (Where runs are
+ * shared, every `ics` job carries the landscape; the figure still compares these two.)
  *
  * @param scale The run scale.
  * @returns The jobs.
  */
 export function landscapeJobs(scale: Scale): TrainingJob[] {
-  return icsJobs(scale).filter((job) => job.measurements?.landscape !== undefined);
+  const config: VggMeasureConfig = VGG_MEASURE_CONFIGS[scale];
+  return icsJobs(scale).filter((job) =>
+    job.measurements?.landscape !== undefined &&
+    carriesLandscape(config, {
+      normalization: job.network.normalization,
+      learningRate: job.sgd.learningRate,
+    })
+  );
 }
 
 /**

@@ -28,6 +28,7 @@ import {
 } from "./dln.ts";
 import type { TrainingJob } from "./job.ts";
 import type { RunRecord } from "./run_job.ts";
+import { SCHEDULE_VGG_RUNS, sharedVggJob, type SharedVggRuns } from "./schedule.ts";
 
 /** Settings of the VGG runs of figure `lp-norms` at one scale. */
 export interface LpVggConfig {
@@ -51,6 +52,8 @@ export interface LpVggConfig {
   etaGrid: EtaGridOptions;
   /** Steps between checkpoints. */
   checkpointEvery: number;
+  /** Runs shared with the other VGG figures (`schedule`): the jobs are `sharedVggJob`s. */
+  shared?: SharedVggRuns;
 }
 
 /** Settings of figure `lp-norms` at one scale. */
@@ -120,6 +123,30 @@ export const LP_NORMS_LONG = {
   smoothVggLoss: 100,
 } as const satisfies LpNormsConfig;
 
+/**
+ * Schedule: PROTOCOL.md's schedules (VGG 15,000 steps at batch 128, DLN 10,000 steps), the VGG
+ * 1/4 wide; its standard and BatchNorm VGG runs are those of `training` and `ics`.
+ */
+export const LP_NORMS_SCHEDULE = {
+  normalizations: NORMALIZATIONS,
+  seeds: SCHEDULE_VGG_RUNS.seeds,
+  vgg: {
+    width: SCHEDULE_VGG_RUNS.width,
+    source: SCHEDULE_VGG_RUNS.source,
+    batchSize: SCHEDULE_VGG_RUNS.batchSize,
+    steps: SCHEDULE_VGG_RUNS.steps,
+    learningRate: 0.1, // PROTOCOL.md
+    bnMomentum: SCHEDULE_VGG_RUNS.bnMomentum,
+    evalEvery: SCHEDULE_VGG_RUNS.evalEvery,
+    landscapeEvery: SCHEDULE_VGG_RUNS.measureEvery,
+    etaGrid: SCHEDULE_VGG_RUNS.etaGrid,
+    checkpointEvery: SCHEDULE_VGG_RUNS.checkpointEvery,
+    shared: SCHEDULE_VGG_RUNS,
+  },
+  dln: DLN_CONFIGS.schedule,
+  smoothVggLoss: 100,
+} as const satisfies LpNormsConfig;
+
 /** Paper: PROTOCOL.md exactly (VGG 15,000 steps at batch 128, DLN 10,000 steps), 3 seeds. */
 export const LP_NORMS_PAPER = {
   normalizations: NORMALIZATIONS,
@@ -145,6 +172,7 @@ export const LP_NORMS_CONFIGS = {
   smoke: LP_NORMS_SMOKE,
   quick: LP_NORMS_QUICK,
   long: LP_NORMS_LONG,
+  schedule: LP_NORMS_SCHEDULE,
   paper: LP_NORMS_PAPER,
 } as const satisfies Record<Scale, LpNormsConfig>;
 
@@ -160,6 +188,9 @@ export function lpVggJob(
   run: { normalization: Normalization; seed: number },
 ): TrainingJob {
   const { normalization, seed } = run;
+  if (config.shared !== undefined) {
+    return sharedVggJob(config.shared, { normalization, learningRate: config.learningRate, seed });
+  }
   return {
     network: { arch: "vgg", normalization, width: config.width },
     data: { kind: "cifar10", source: config.source, batchSize: config.batchSize },

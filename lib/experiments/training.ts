@@ -17,6 +17,7 @@ import { VGG_ACTIVATION_LAYERS } from "../models/layer_map.ts";
 import type { Normalization } from "../models/types.ts";
 import type { TrainingJob } from "./job.ts";
 import type { RunRecord } from "./run_job.ts";
+import { SCHEDULE_VGG_RUNS, sharedVggJob, type SharedVggRuns } from "./schedule.ts";
 
 /** One curve of the figure: a normalisation trained at one learning rate. */
 export interface TrainingConfiguration {
@@ -63,6 +64,8 @@ export interface TrainingConfig {
   readonly maxPoints: number;
   /** Last steps whose batch accuracy is averaged into the final train accuracy. */
   readonly finalWindow: number;
+  /** Runs shared with the other VGG figures (`schedule`): the jobs are `sharedVggJob`s. */
+  readonly shared?: SharedVggRuns;
 }
 
 /** Standard network at lr 0.1 (PROTOCOL.md default). */
@@ -128,6 +131,28 @@ export const TRAINING_CONFIGS = {
     smoothWindow: 100, // steps
     finalWindow: 400, // steps: the last 400 batches (12,800 images)
   },
+  /** PROTOCOL.md's schedule with a VGG 1/4 wide; runs shared with the other VGG figures. */
+  schedule: {
+    width: SCHEDULE_VGG_RUNS.width,
+    source: SCHEDULE_VGG_RUNS.source,
+    batchSize: SCHEDULE_VGG_RUNS.batchSize,
+    steps: SCHEDULE_VGG_RUNS.steps,
+    bnMomentum: SCHEDULE_VGG_RUNS.bnMomentum,
+    evalEvery: SCHEDULE_VGG_RUNS.evalEvery,
+    checkpointEvery: SCHEDULE_VGG_RUNS.checkpointEvery,
+    seeds: SCHEDULE_VGG_RUNS.seeds,
+    configurations: CONFIGURATIONS,
+    activations: {
+      every: SCHEDULE_VGG_RUNS.measureEvery,
+      layers: SCHEDULE_VGG_RUNS.activationLayers,
+      units: SCHEDULE_VGG_RUNS.activationUnits,
+    },
+    plotLayer: 2, // conv2 = paper #2
+    smoothWindow: 100,
+    maxPoints: 300,
+    finalWindow: 390, // steps: about one epoch (50,000 / 128)
+    shared: SCHEDULE_VGG_RUNS,
+  },
   /** PROTOCOL.md exactly (a GPU's job). */
   paper: {
     width: 1, // 64-128-256-256-512-512-512-512
@@ -158,6 +183,7 @@ export function trainingConfig(scale: Scale): TrainingConfig {
     case "smoke":
     case "quick":
     case "long":
+    case "schedule":
     case "paper":
       return TRAINING_CONFIGS[scale];
     default:
@@ -216,12 +242,13 @@ export interface TrainingJobEntry {
  * @returns One entry per (configuration, seed).
  */
 export function trainingJobs(config: TrainingConfig): TrainingJobEntry[] {
+  const shared = config.shared;
   return config.configurations.flatMap((configuration) =>
     config.seeds.map((seed) => ({
       label: configurationLabel(configuration),
       configuration,
       seed,
-      job: {
+      job: shared !== undefined ? sharedVggJob(shared, { ...configuration, seed }) : {
         network: { arch: "vgg", normalization: configuration.normalization, width: config.width },
         data: { kind: "cifar10", source: config.source, batchSize: config.batchSize },
         sgd: {

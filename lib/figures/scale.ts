@@ -3,17 +3,19 @@
  *
  * `smoke` runs in seconds on the committed CIFAR-10 sample (tests, CI), `quick` fits a 2-core CPU
  * without a GPU, `long` keeps quick's networks and data and trains 10x longer (measurement
- * intervals 10x too; a CPU with oneDNN, or a GPU, in hours), `paper` follows docs/PROTOCOL.md. Figures record their scale, and a figure is
- * never replaced by one of a smaller scale unless forced (see `lib/figures/provenance.ts`).
+ * intervals 10x too; a CPU with oneDNN, or a GPU, in hours), `schedule` keeps docs/PROTOCOL.md's
+ * whole training schedule and reduces only the VGG's width (1/4: CPU hours per run, over
+ * several sessions), `paper` follows docs/PROTOCOL.md. Figures record their scale, and a figure
+ * is never replaced by one of a smaller scale unless forced (see `lib/figures/provenance.ts`).
  *
  * @module
  */
 
 /** How far a run is shrunk from the paper's settings, smallest first. */
-export type Scale = "smoke" | "quick" | "long" | "paper";
+export type Scale = "smoke" | "quick" | "long" | "schedule" | "paper";
 
 /** Every scale, smallest first (the order {@link scaleRank} follows). */
-export const SCALES: readonly Scale[] = ["smoke", "quick", "long", "paper"];
+export const SCALES: readonly Scale[] = ["smoke", "quick", "long", "schedule", "paper"];
 
 /** The scale used when none is given. */
 export const DEFAULT_SCALE: Scale = "quick";
@@ -22,7 +24,7 @@ export const DEFAULT_SCALE: Scale = "quick";
  * Whether a string names a scale.
  *
  * @param value Any string.
- * @returns True for `smoke`, `quick`, `long` and `paper`.
+ * @returns True for `smoke`, `quick`, `long`, `schedule` and `paper`.
  *
  * @example
  * ```ts
@@ -61,10 +63,10 @@ export function parseScale(value: string, source: string): Scale {
 }
 
 /**
- * The position of a scale in `smoke < quick < long < paper`.
+ * The position of a scale in `smoke < quick < long < schedule < paper`.
  *
  * @param scale A scale.
- * @returns 0 for smoke, 1 for quick, 2 for long, 3 for paper.
+ * @returns 0 for smoke, 1 for quick, 2 for long, 3 for schedule, 4 for paper.
  *
  * @example
  * ```ts

@@ -92,6 +92,12 @@ export interface OpenStoreOptions {
    * finished runs while another process computes).
    */
   readOnly?: boolean;
+  /**
+   * Write under the lock that this process's parent holds (a worker of `deno task jobs
+   * --workers N`): the lock must name the parent's pid on this host, and `close()` leaves it
+   * in place. The parent gives each worker different runs, so no run has two writers.
+   */
+  underParentLock?: boolean;
 }
 
 const LOCK_FILE = ".lock";
@@ -172,12 +178,15 @@ export class ResultStore {
   /** True when opened without the lock: every write method throws. */
   readonly readOnly: boolean;
   #lock: LockHolder | null;
+  /** False when the lock is the parent process's (`underParentLock`): close() keeps it. */
+  readonly #ownsLock: boolean;
 
   /** Use {@link openStore}. */
-  constructor(root: string, readOnly: boolean, lock: LockHolder | null) {
+  constructor(root: string, readOnly: boolean, lock: LockHolder | null, ownsLock = true) {
     this.root = root;
     this.readOnly = readOnly;
     this.#lock = lock;
+    this.#ownsLock = ownsLock;
   }
 
   /** True while this store holds its lock. */
@@ -189,7 +198,7 @@ export class ResultStore {
   async close(): Promise<void> {
     const held = this.#lock;
     this.#lock = null;
-    if (held === null) return;
+    if (held === null || !this.#ownsLock) return;
     const path = join(this.root, LOCK_FILE);
     const text = await readTextOrNull(path);
     if (text !== null && text === toJson(held)) await Deno.remove(path).catch(() => {});
@@ -458,6 +467,25 @@ export class ResultStore {
   }
 }
 
+/** The store under the lock of this process's parent ({@link OpenStoreOptions.underParentLock}). */
+async function joinParentLock(root: string, path: string, host: string): Promise<ResultStore> {
+  const text = await readTextOrNull(path);
+  let holder: LockHolder | null = null;
+  try {
+    holder = text === null ? null : JSON.parse(text) as LockHolder;
+  } catch {
+    // reported below
+  }
+  if (holder === null || holder.pid !== Deno.ppid || holder.host !== host) {
+    throw new Error(
+      `Cannot open result store as a worker: lock file ${path} must name the parent process ` +
+        `${Deno.ppid} on host ${host}, got ${text === null ? "no lock file" : text.trim()} ` +
+        "(workers are started by `deno task jobs --workers N`, not by hand)",
+    );
+  }
+  return new ResultStore(root, false, holder, false);
+}
+
 function ignoreNotFound(error: unknown): void {
   if (!(error instanceof Deno.errors.NotFound)) throw error;
 }
@@ -491,6 +519,7 @@ export async function openStore(
   }
   const path = join(absolute, LOCK_FILE);
   const host = Deno.hostname();
+  if (options.underParentLock === true) return joinParentLock(absolute, path, host);
   for (let attempt = 0; attempt < 2; attempt++) {
     const holder: LockHolder = { pid: Deno.pid, host, time: new Date().toISOString() };
     try {

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { figureJobs, jobsFor, STORED_FIGURES } from "../../lib/experiments/all_jobs.ts";
+import {
+  figureJobs,
+  jobsFor,
+  STORED_FIGURES,
+  type StoredFigure,
+} from "../../lib/experiments/all_jobs.ts";
 import { dlnJobs } from "../../lib/experiments/dln.ts";
 import { icsJobs } from "../../lib/experiments/ics.ts";
 import { canonicalJson, validateJob } from "../../lib/experiments/job.ts";
@@ -60,5 +65,83 @@ Deno.test("scripts/jobs.ts computes a figure's runs into the store and refuses b
     assert.equal(list.out.match(/ finished /g)?.length, count);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("scripts/jobs.ts --workers runs each job in a child process under the parent's lock", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const bad = await jobsCli(["--workers", "0"], `${dir}/runs`);
+    assert.equal(bad.code, 2);
+    assert.match(bad.out, /--workers must be a positive integer, got "0"/);
+    const count = dlnJobs("smoke").length;
+    const run = await jobsCli(
+      ["--scale", "smoke", "--only", "dln", "--workers", "2"],
+      `${dir}/runs`,
+    );
+    assert.equal(run.code, 0, run.out);
+    assert.match(run.out, new RegExp(`${count} runs, ${count} to compute by 2 workers`));
+    assert.match(run.out, new RegExp(`${count} of ${count} runs computed, 0 failed`));
+    assert.match(run.out, /^w1 [0-9a-f]{16} finished \(dln/m);
+    assert.match(run.out, /^w2 [0-9a-f]{16} finished \(dln/m);
+    const names: string[] = [];
+    for await (const e of Deno.readDir(`${dir}/runs`)) names.push(e.name);
+    assert.equal(names.length, count, "one folder per run, and the lock freed");
+    const again = await jobsCli(
+      ["--scale", "smoke", "--only", "dln", "--workers", "2"],
+      `${dir}/runs`,
+    );
+    assert.match(again.out, /0 to compute by 2 workers/);
+    // A worker started by hand (its parent holds no lock) refuses to write.
+    const lone = await jobsCli(
+      ["--scale", "smoke", "--only", "dln", "--run", names[0]!],
+      `${dir}/runs`,
+    );
+    assert.equal(lone.code, 1);
+    assert.match(
+      lone.out,
+      /Cannot open result store as a worker: lock file .* must name the parent/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the schedule scale: 36 VGG runs on PROTOCOL.md's schedule, shared by every VGG figure", () => {
+  // ics-definitions keeps its long-scale runs (its own figure, not PROTOCOL.md's VGG runs).
+  const figures = STORED_FIGURES.filter((f) => f !== "ics-definitions");
+  const vgg = jobsFor("schedule", figures).filter(({ job }) => job.network.arch === "vgg");
+  assert.equal(vgg.length, 36); // 12 configurations x 3 seeds
+  for (const { job } of vgg) {
+    assert.equal(job.data.kind === "cifar10" && job.data.source, "full");
+    assert.equal(job.data.kind === "cifar10" && job.data.batchSize, 128);
+    assert.equal(job.sgd.steps, 15_000);
+    assert.equal(job.network.arch === "vgg" && job.network.width, 1 / 4);
+    assert.deepEqual(Object.keys(job.measurements ?? {}).sort(), [
+      "activations",
+      "ics",
+      "landscape",
+    ]);
+  }
+  assert.deepEqual([...new Set(vgg.map(({ job }) => job.seeds.init))].sort(), [0, 1, 2]);
+  assert.deepEqual([...new Set(vgg.map(({ job }) => job.sgd.learningRate))].sort(), [
+    0.01,
+    0.1,
+    0.5,
+  ]);
+  const keys = new Set(vgg.map(({ job }) => canonicalJson(job)));
+  const vggOf = (figure: StoredFigure) =>
+    figureJobs(figure, "schedule").filter((job) => job.network.arch === "vgg");
+  for (const figure of ["training", "ics", "loss-variation", "lp-norms"] as const) {
+    for (const job of vggOf(figure)) assert.ok(keys.has(canonicalJson(job)), figure);
+  }
+  // The lr-0.1 standard and BatchNorm runs carry training, ICS, landscape and l_p together.
+  const landscape = vggOf("loss-variation");
+  assert.equal(landscape.length, 6);
+  const training = new Set(vggOf("training").map(canonicalJson));
+  const lp = new Set(vggOf("lp-norms").map(canonicalJson));
+  for (const job of landscape) {
+    assert.equal(job.sgd.learningRate, 0.1);
+    assert.ok(training.has(canonicalJson(job)) && lp.has(canonicalJson(job)));
   }
 });

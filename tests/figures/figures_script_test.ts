@@ -46,7 +46,7 @@ Deno.test("scripts/figures.ts rejects bad arguments with exit 2 and lists the va
     assert.equal(run.code, 2, run.stderr);
     assert.match(
       run.stderr,
-      /unknown --scale value "huge", expected one of smoke, quick, long, paper/,
+      /unknown --scale value "huge", expected one of smoke, quick, long, schedule, paper/,
     );
   });
   await t.step("unknown backend", async () => {
@@ -65,7 +65,7 @@ Deno.test("scripts/figures.ts rejects bad arguments with exit 2 and lists the va
   await t.step("--help", async () => {
     const run = await figures(["--help"]);
     assert.equal(run.code, 0);
-    assert.match(run.stdout, /--scale S +smoke \| quick \| long \| paper/);
+    assert.match(run.stdout, /--scale S +smoke \| quick \| long \| schedule \| paper/);
   });
 });
 

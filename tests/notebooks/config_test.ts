@@ -39,7 +39,7 @@ Deno.test("figureSettings() rejects unknown values and lists the valid ones", ()
     (error: unknown) =>
       error instanceof RangeError &&
       error.message === 'Cannot select scale: unknown FIGURE_SCALE value "huge", expected one of ' +
-          "smoke, quick, long, paper",
+          "smoke, quick, long, schedule, paper",
   );
   assert.throws(() => figureSettings({ env: { BN_BACKEND: "tpu" } }), /BN_BACKEND.*auto, webgpu/);
   assert.throws(() => figureSettings({ env: { FIGURE_FORCE: "maybe" } }), RangeError);
