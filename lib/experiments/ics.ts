@@ -22,28 +22,23 @@ import type { Normalization } from "../models/types.ts";
 import type { RunRecord } from "./run_job.ts";
 import type { TrainingJob } from "./job.ts";
 import { groupRuns } from "./run_groups.ts";
-import { SCHEDULE_VGG_RUNS, sharedVggJob, type SharedVggRuns } from "./schedule.ts";
+import {
+  SCHEDULE_VGG_RUNS,
+  sharedVggJob,
+  type SharedVggRuns,
+  type VggRunSettings,
+} from "./schedule.ts";
 
 export { groupRuns } from "./run_groups.ts";
 
 /** Settings of the VGG measurement runs at one scale (shared by `ics` and the landscape figures). */
-export interface VggMeasureConfig {
-  /** VGG channel-width multiplier (1 = 64..512 channels; PROTOCOL.md "The two models"). */
-  readonly width: number;
-  /** CIFAR-10 training data: the committed 1,000-image sample or the full 50,000 images. */
-  readonly source: "sample" | "full";
-  /** Images per SGD step, B (PROTOCOL.md: 128). */
-  readonly batchSize: number;
-  /** SGD steps per run (PROTOCOL.md: 15,000). */
-  readonly steps: number;
+export interface VggMeasureConfig extends VggRunSettings {
   /** Learning rates eta of the ICS figure (PROTOCOL.md, ICS: 0.1 and 0.01). */
   readonly learningRates: readonly number[];
   /** Networks compared (PROTOCOL.md "Normalisation variants"). */
   readonly normalizations: readonly Normalization[];
   /** One seed per replicate, used for init, data order and noise alike (distinct rng streams). */
   readonly seeds: readonly number[];
-  /** BatchNorm running-moment momentum (SGD_DEFAULTS; evaluation only). */
-  readonly bnMomentum: number;
   /** k: ICS measured before the update of steps 0, k, 2k, ... (the paper is silent). */
   readonly icsEvery: number;
   /** Our layer numbers measured (VGG_ICS_LAYERS: paper #5 -> conv5, #10 -> dense10). */

@@ -28,22 +28,17 @@ import {
 } from "./dln.ts";
 import type { TrainingJob } from "./job.ts";
 import type { RunRecord } from "./run_job.ts";
-import { SCHEDULE_VGG_RUNS, sharedVggJob, type SharedVggRuns } from "./schedule.ts";
+import {
+  SCHEDULE_VGG_RUNS,
+  sharedVggJob,
+  type SharedVggRuns,
+  type VggRunSettings,
+} from "./schedule.ts";
 
 /** Settings of the VGG runs of figure `lp-norms` at one scale. */
-export interface LpVggConfig {
-  /** Channel-width multiplier (PROTOCOL.md: 1, i.e. 64..512 channels). */
-  width: number;
-  /** CIFAR-10 training data: the committed sample or the full 50,000 images. */
-  source: "sample" | "full";
-  /** Images per SGD step, B (PROTOCOL.md: 128). */
-  batchSize: number;
-  /** SGD steps (PROTOCOL.md: 15,000). */
-  steps: number;
+export interface LpVggConfig extends VggRunSettings {
   /** eta (PROTOCOL.md: 0.1). */
   learningRate: number;
-  /** Running-moment momentum of the normalised layers (test accuracy uses running moments). */
-  bnMomentum: number;
   /** Steps between test-accuracy evaluations; 0 = at the end only. */
   evalEvery: number;
   /** Steps between landscape measurements (open in the paper). */

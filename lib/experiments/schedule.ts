@@ -19,18 +19,22 @@ import { VGG_ACTIVATION_LAYERS, VGG_ICS_LAYERS } from "../models/layer_map.ts";
 import type { Normalization } from "../models/types.ts";
 import type { TrainingJob } from "./job.ts";
 
-/** Settings of VGG runs that every figure of a scale shares. */
-export interface SharedVggRuns {
+/** The network and schedule of a VGG run, as every VGG figure's config states them. */
+export interface VggRunSettings {
   /** VGG channel-width multiplier (1 = PROTOCOL.md's 64..512 channels). */
   readonly width: number;
-  /** CIFAR-10 training data. */
+  /** CIFAR-10 training data: the committed 1,000-image sample or the full 50,000 images. */
   readonly source: "sample" | "full";
-  /** B: images per SGD step. */
+  /** B: images per SGD step (PROTOCOL.md: 128). */
   readonly batchSize: number;
-  /** T: SGD steps per run. */
+  /** T: SGD steps per run (PROTOCOL.md: 15,000). */
   readonly steps: number;
   /** BatchNorm running-moment momentum (evaluation only). */
   readonly bnMomentum: number;
+}
+
+/** Settings of VGG runs that every figure of a scale shares. */
+export interface SharedVggRuns extends VggRunSettings {
   /** Steps between test-accuracy evaluations of all 10,000 test images. */
   readonly evalEvery: number;
   /** Steps between checkpoints (resumable runs). */

@@ -17,7 +17,12 @@ import { VGG_ACTIVATION_LAYERS } from "../models/layer_map.ts";
 import type { Normalization } from "../models/types.ts";
 import type { TrainingJob } from "./job.ts";
 import type { RunRecord } from "./run_job.ts";
-import { SCHEDULE_VGG_RUNS, sharedVggJob, type SharedVggRuns } from "./schedule.ts";
+import {
+  SCHEDULE_VGG_RUNS,
+  sharedVggJob,
+  type SharedVggRuns,
+  type VggRunSettings,
+} from "./schedule.ts";
 
 /** One curve of the figure: a normalisation trained at one learning rate. */
 export interface TrainingConfiguration {
@@ -28,17 +33,7 @@ export interface TrainingConfiguration {
 }
 
 /** Settings of the `training` figure at one scale. */
-export interface TrainingConfig {
-  /** Channel-width multiplier of the VGG (1 = PROTOCOL.md's 64..512 channels). */
-  readonly width: number;
-  /** CIFAR-10 training images: the committed 1,000-image sample or the full 50,000. */
-  readonly source: "sample" | "full";
-  /** B: images per SGD step. */
-  readonly batchSize: number;
-  /** T: SGD steps per run. */
-  readonly steps: number;
-  /** Running-moment momentum of BatchNorm (evaluation mode only). */
-  readonly bnMomentum: number;
+export interface TrainingConfig extends VggRunSettings {
   /** Steps between test-accuracy evaluations (the last step is always evaluated). */
   readonly evalEvery: number;
   /** Steps between checkpoints of a run (resumability only). */
