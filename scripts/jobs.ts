@@ -83,11 +83,15 @@ async function main(): Promise<void> {
       return;
     }
     if (values.list) {
+      const counts = new Map<string, number>();
       for (const { job, figures } of jobs) {
         const id = await jobId(job);
-        const status = await store.readStatus(id);
-        console.log(`${runFolderName(id)}  ${status?.state ?? "new"}  ${figures.join(", ")}`);
+        const state = (await store.readStatus(id))?.state ?? "new";
+        counts.set(state, (counts.get(state) ?? 0) + 1);
+        console.log(`${runFolderName(id)}  ${state}  ${figures.join(", ")}`);
       }
+      const summary = [...counts].map(([state, count]) => `${count} ${state}`).join(", ");
+      console.log(`jobs: scale ${scale}, ${jobs.length} runs: ${summary}`);
       return;
     }
     if (jobs.some(({ job }) => job.data.kind === "cifar10" && job.data.source === "full")) {

@@ -63,6 +63,7 @@ Deno.test("scripts/jobs.ts computes a figure's runs into the store and refuses b
     const list = await jobsCli(["--scale", "smoke", "--only", "dln", "--list"], `${dir}/runs`);
     assert.equal(list.code, 0, list.out);
     assert.equal(list.out.match(/ finished /g)?.length, count);
+    assert.match(list.out, new RegExp(`scale smoke, ${count} runs: ${count} finished\n`));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
