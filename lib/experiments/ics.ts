@@ -26,6 +26,7 @@ import {
   SCHEDULE_VGG_RUNS,
   sharedVggJob,
   type SharedVggRuns,
+  vggRunBase,
   type VggRunSettings,
 } from "./schedule.ts";
 
@@ -206,20 +207,16 @@ export function vggMeasureJob(
   run: { normalization: Normalization; learningRate: number; seed: number },
 ): TrainingJob {
   if (config.shared !== undefined) return sharedVggJob(config.shared, run);
-  const { normalization, learningRate, seed } = run;
   const landscape = carriesLandscape(config, run)
     ? {
       landscape: {
         every: config.landscape.every,
-        etas: etaGrid(learningRate, config.landscape.etaGrid),
+        etas: etaGrid(run.learningRate, config.landscape.etaGrid),
       },
     }
     : {};
   return {
-    network: { arch: "vgg", normalization, width: config.width },
-    data: { kind: "cifar10", source: config.source, batchSize: config.batchSize },
-    sgd: { steps: config.steps, learningRate, bnMomentum: config.bnMomentum },
-    seeds: { init: seed, data: seed, noise: seed },
+    ...vggRunBase(config, run),
     evalEvery: config.evalEvery,
     measurements: {
       ics: { every: config.icsEvery, layers: [...config.icsLayers] },

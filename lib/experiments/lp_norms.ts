@@ -32,6 +32,7 @@ import {
   SCHEDULE_VGG_RUNS,
   sharedVggJob,
   type SharedVggRuns,
+  vggRunBase,
   type VggRunSettings,
 } from "./schedule.ts";
 
@@ -182,15 +183,10 @@ export function lpVggJob(
   config: LpVggConfig,
   run: { normalization: Normalization; seed: number },
 ): TrainingJob {
-  const { normalization, seed } = run;
-  if (config.shared !== undefined) {
-    return sharedVggJob(config.shared, { normalization, learningRate: config.learningRate, seed });
-  }
+  const withRate = { ...run, learningRate: config.learningRate };
+  if (config.shared !== undefined) return sharedVggJob(config.shared, withRate);
   return {
-    network: { arch: "vgg", normalization, width: config.width },
-    data: { kind: "cifar10", source: config.source, batchSize: config.batchSize },
-    sgd: { steps: config.steps, learningRate: config.learningRate, bnMomentum: config.bnMomentum },
-    seeds: { init: seed, data: seed, noise: seed },
+    ...vggRunBase(config, withRate),
     evalEvery: config.evalEvery,
     measurements: {
       landscape: {

@@ -73,6 +73,30 @@ export const SCHEDULE_VGG_RUNS = {
   etaGrid: VGG_ETA_GRID, // 8 linear etas in [1/2, 4] x lr
 } as const satisfies SharedVggRuns;
 
+/** A VGG run's network, data, SGD settings and seeds: the part of a job every VGG figure shares. */
+export type VggRunBase = Pick<TrainingJob, "network" | "data" | "sgd" | "seeds">;
+
+/**
+ * The network, data, SGD and seed fields of a VGG job (every VGG figure's job builder starts
+ * from these; one seed serves initialisation, data order and noise alike).
+ *
+ * @param settings Width, data, batch, steps and momentum of the figure's config.
+ * @param run Network, learning rate and seed.
+ * @returns The four fields, for a job literal to spread.
+ */
+export function vggRunBase(
+  settings: VggRunSettings,
+  run: { normalization: Normalization; learningRate: number; seed: number },
+): VggRunBase {
+  const { normalization, learningRate, seed } = run;
+  return {
+    network: { arch: "vgg", normalization, width: settings.width },
+    data: { kind: "cifar10", source: settings.source, batchSize: settings.batchSize },
+    sgd: { steps: settings.steps, learningRate, bnMomentum: settings.bnMomentum },
+    seeds: { init: seed, data: seed, noise: seed },
+  };
+}
+
 /**
  * The job of one shared run: every measurement, at the shared cadence.
  *
@@ -93,16 +117,12 @@ export function sharedVggJob(
   runs: SharedVggRuns,
   run: { normalization: Normalization; learningRate: number; seed: number },
 ): TrainingJob {
-  const { normalization, learningRate, seed } = run;
   return {
-    network: { arch: "vgg", normalization, width: runs.width },
-    data: { kind: "cifar10", source: runs.source, batchSize: runs.batchSize },
-    sgd: { steps: runs.steps, learningRate, bnMomentum: runs.bnMomentum },
-    seeds: { init: seed, data: seed, noise: seed },
+    ...vggRunBase(runs, run),
     evalEvery: runs.evalEvery,
     measurements: {
       ics: { every: runs.measureEvery, layers: [...runs.icsLayers] },
-      landscape: { every: runs.measureEvery, etas: etaGrid(learningRate, runs.etaGrid) },
+      landscape: { every: runs.measureEvery, etas: etaGrid(run.learningRate, runs.etaGrid) },
       activations: {
         every: runs.measureEvery,
         layers: [...runs.activationLayers],

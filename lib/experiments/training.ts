@@ -21,6 +21,7 @@ import {
   SCHEDULE_VGG_RUNS,
   sharedVggJob,
   type SharedVggRuns,
+  vggRunBase,
   type VggRunSettings,
 } from "./schedule.ts";
 
@@ -244,14 +245,7 @@ export function trainingJobs(config: TrainingConfig): TrainingJobEntry[] {
       configuration,
       seed,
       job: shared !== undefined ? sharedVggJob(shared, { ...configuration, seed }) : {
-        network: { arch: "vgg", normalization: configuration.normalization, width: config.width },
-        data: { kind: "cifar10", source: config.source, batchSize: config.batchSize },
-        sgd: {
-          steps: config.steps,
-          learningRate: configuration.learningRate,
-          bnMomentum: config.bnMomentum,
-        },
-        seeds: { init: seed, data: seed, noise: seed },
+        ...vggRunBase(config, { ...configuration, seed }),
         evalEvery: config.evalEvery,
         checkpointEvery: config.checkpointEvery,
         measurements: {
