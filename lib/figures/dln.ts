@@ -35,9 +35,12 @@ export function addLayers(chart: VegaLiteSpec, layers: readonly Json[]): VegaLit
   return { ...json, layer: [first!, ...layers, ...rest] } as unknown as VegaLiteSpec;
 }
 
-/** The dotted float32 floor and crosses on the points under it (see `ICS_FLOAT32_FLOOR`). */
-function floorLayers(): Json[] {
-  return [
+/**
+ * The dotted float32 floor and crosses on the points under it (see `ICS_FLOAT32_FLOOR`); the
+ * crosses only where some point is under it (an empty layer makes Vega warn of infinite extents).
+ */
+function floorLayers(anyAtFloor: boolean): Json[] {
+  const floor: Json[] = [
     {
       mark: { type: "line", strokeDash: [2, 3], strokeWidth: 1, color: "#777" },
       encoding: {
@@ -46,6 +49,10 @@ function floorLayers(): Json[] {
         detail: [{ field: "normalization" }, { field: "layer" }],
       },
     },
+  ];
+  if (!anyAtFloor) return floor;
+  return [
+    ...floor,
     {
       transform: [{ filter: "datum.atFloor === true" }],
       mark: { type: "point", shape: "cross", color: "#d62728", size: 60, filled: true },
@@ -83,7 +90,7 @@ function icsCharts(rows: readonly IcsRow[], lr: string): VegaLiteSpec[] {
     yTitle: "cos(G, G′)",
     title: `ICS cos(G, G′), lr ${lr}`,
   });
-  return [addLayers(l2, floorLayers()), cosine];
+  return [addLayers(l2, floorLayers(data.some((r) => r.atFloor === true))), cosine];
 }
 
 /**
