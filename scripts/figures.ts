@@ -16,7 +16,8 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { BACKEND_CHOICES, BACKEND_ENV, parseBackendChoice } from "../lib/backend.ts";
 import { ensureCifar10 } from "../lib/data/download.ts";
-import { REPO_ROOT } from "../lib/figures/provenance.ts";
+import { defaultGalleryPaths, hasFigures, writeGallery } from "../lib/figures/gallery_files.ts";
+import { figuresDir, REPO_ROOT } from "../lib/figures/provenance.ts";
 import { parseScale, type Scale, SCALES } from "../lib/figures/scale.ts";
 import { FORCE_ENV, SCALE_ENV } from "../lib/notebook/config.ts";
 import { figureStem, notebookModule, parseNotebook } from "../lib/notebook/notebook.ts";
@@ -186,6 +187,22 @@ async function main(args: readonly string[]): Promise<number> {
         ? `ok     ${notebook.file} ${seconds} s`
         : `FAILED ${notebook.file} ${seconds} s: ${problem}`,
     );
+  }
+  // The gallery shows whatever figures are now on disk, so it is rebuilt even after a failure.
+  if (!(await hasFigures(figuresDir()))) {
+    console.log(`gallery: not written (no figure in ${figuresDir()})`);
+  } else {
+    try {
+      const gallery = await writeGallery({
+        ...defaultGalleryPaths(),
+        figures: figuresDir(),
+        notebooks: folder,
+      });
+      console.log(`gallery: ${gallery.changed ? "wrote" : "unchanged"} ${gallery.path}`);
+    } catch (error) {
+      console.log(`FAILED gallery: ${(error as Error).message}`);
+      failed.push("gallery");
+    }
   }
   const total = ((performance.now() - started) / 1000).toFixed(1);
   console.log(

@@ -34,7 +34,7 @@ const TYPES: Record<string, string> = {
 };
 
 /** Serves `figures/` and `notebooks/` of the repository; everything else is 404. */
-export function serveGallery(hostname: string, port: number): Deno.HttpServer {
+export function serveGallery(hostname: string, port: number): Deno.HttpServer<Deno.NetAddr> {
   return Deno.serve({
     hostname,
     port,

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { figureStem } from "../notebook/notebook.ts";
 import { type GalleryFigure, galleryHtml, parseVerdicts, verdictsFor } from "./gallery.ts";
 import { REPO_ROOT } from "./provenance.ts";
@@ -45,6 +45,11 @@ async function readDirNames(dir: string): Promise<string[]> {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   return names.sort();
+}
+
+/** Whether a folder holds any `.vl.json` figure (an empty one gets no gallery). */
+export async function hasFigures(dir: string): Promise<boolean> {
+  return (await readDirNames(dir)).some((n) => n.endsWith(".vl.json"));
 }
 
 /**
@@ -135,10 +140,17 @@ export async function vendorLibraries(figuresDir: string): Promise<string[]> {
     }
   }
   if (missing.length === 0) return [];
+  // The repository's committed copies serve any other figures folder; the npm cache refills them.
+  const committed = join(REPO_ROOT, "figures", "vendor");
   const cache = join(await npmCacheDir(), "registry.npmjs.org");
   await Deno.mkdir(vendor, { recursive: true });
   for (const w of missing) {
-    const source = join(cache, w.pkg.name, w.pkg.version, w.from);
+    let source = join(committed, basename(w.to));
+    try {
+      await Deno.stat(source);
+    } catch {
+      source = join(cache, w.pkg.name, w.pkg.version, w.from);
+    }
     try {
       await Deno.stat(source);
     } catch {

@@ -87,6 +87,9 @@ Deno.test("scripts/figures.ts runs notebooks/00-example.ipynb headless at smoke 
     assert.match(await Deno.readTextFile(join(dir, "example.svg")), /^<svg/);
     const results = JSON.parse(await Deno.readTextFile(join(dir, "example.results.json")));
     assert.equal(results.config.steps, 20, "the smoke scale shrinks the example to 20 steps");
+    const gallery = await Deno.readTextFile(join(dir, "index.html"));
+    assert.match(gallery, /data-figure="example"/, "the gallery shows the new figure");
+    await Deno.stat(join(dir, "vendor", "vega-embed.min.js"));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -113,6 +116,8 @@ Deno.test("scripts/figures.ts runs every notebook, reports failures and exits 1"
       ]),
     );
     await Deno.writeTextFile(join(dir, "notes.ipynb"), notebook(["throw 1;"])); // not NN-name
+    const figureDir = join(dir, "figures");
+    await Deno.mkdir(figureDir);
     const run = await figures([
       "--notebooks",
       dir,
@@ -121,8 +126,9 @@ Deno.test("scripts/figures.ts runs every notebook, reports failures and exits 1"
       "--force",
       "--backend",
       "CPU",
-    ]);
+    ], { FIGURE_DIR: figureDir });
     assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(run.stdout, /gallery: not written \(no figure in /);
     assert.match(run.stderr, /bad notebook 1/);
     assert.match(run.stdout, /^FAILED 01-bad\.ipynb \d+\.\d s: exit status 1$/m);
     assert.match(run.stdout, /^ok {5}02-good\.ipynb \d+\.\d s$/m);

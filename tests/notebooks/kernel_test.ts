@@ -73,7 +73,8 @@ Deno.test({
       const output = await new Deno.Command(found.python, {
         args: [RUNNER, "--scale", "smoke", "--json", reportPath],
         cwd: ROOT,
-        env: { FIGURE_DIR: join(dir, "figures"), NO_COLOR: "1" },
+        // Its own store: a `deno task jobs` running beside the tests holds the default one's lock.
+        env: { FIGURE_DIR: join(dir, "figures"), BN_RUNS_DIR: join(dir, "runs"), NO_COLOR: "1" },
         stdout: "piped",
         stderr: "piped",
       }).output();
