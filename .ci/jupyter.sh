@@ -16,17 +16,8 @@ has_client() { "$python" -c 'import jupyter_client' >/dev/null 2>&1; }
 if has_client; then
   echo "jupyter_client: present ($("$python" -c 'import jupyter_client; print(jupyter_client.__version__)'))"
 else
-  sudo=()
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || { echo "jupyter.sh: need root or sudo to apt-get install ${packages[*]}" >&2; exit 1; }
-    sudo=(sudo)
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  # Try with the current package lists first; refresh them only when that fails (fresh images).
-  if ! "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null 2>&1; then
-    "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
-  fi
+  source .ci/apt_install.sh
+  apt_install jupyter.sh --no-install-recommends "${packages[@]}"
   has_client || { echo "jupyter.sh: jupyter_client still missing after apt-get install" >&2; exit 1; }
   echo "jupyter_client: installed ${packages[*]}"
 fi

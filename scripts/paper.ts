@@ -3,7 +3,9 @@
  * (`figures/<stem>.vl.json` provenance and `figures/<stem>.results.json`). With `--check`, writes
  * nothing and exits 1 when a block is stale.
  */
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { writeAtomic } from "../lib/store/store_files.ts";
 import { fillBlocks } from "../lib/report/blocks.ts";
 import { type BenchReport, type CommittedFigure, REPORT_BLOCKS } from "../lib/report/sections.ts";
 import { provenanceOf } from "../lib/figures/spec.ts";
@@ -104,9 +106,7 @@ async function main(): Promise<void> {
     console.log("paper.md is up to date");
     return;
   }
-  const temp = new URL(`paper.md.tmp-${Deno.pid}`, root);
-  await Deno.writeTextFile(temp, next);
-  await Deno.rename(temp, path);
+  await writeAtomic(fileURLToPath(path), next);
   console.log("paper.md: generated blocks rewritten");
 }
 

@@ -10,6 +10,7 @@ import { figureStem } from "../notebook/notebook.ts";
 import { type GalleryFigure, galleryHtml, parseVerdicts, verdictsFor } from "./gallery.ts";
 import { REPO_ROOT } from "./provenance.ts";
 import type { VegaLiteSpec } from "./spec.ts";
+import { writeAtomic } from "../store/store_files.ts";
 
 /** The npm packages the page loads, at the versions the project renders with. */
 export const VENDORED = [
@@ -102,13 +103,6 @@ export async function readGalleryFigures(paths: GalleryPaths): Promise<GalleryFi
 /** The page text for the given folders (what `index.html` must hold to be current). */
 export async function buildGallery(paths: GalleryPaths = defaultGalleryPaths()): Promise<string> {
   return galleryHtml(await readGalleryFigures(paths));
-}
-
-async function writeAtomic(path: string, text: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  if (typeof text === "string") await Deno.writeTextFile(tmp, text);
-  else await Deno.writeFile(tmp, text);
-  await Deno.rename(tmp, path);
 }
 
 /** Deno's npm cache folder (from `deno info --json`). */

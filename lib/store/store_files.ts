@@ -141,7 +141,7 @@ function processAlive(pid: number): boolean {
 }
 
 /** Writes a file through a temporary file and a rename, so readers see old or new, whole. */
-async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
+export async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.tmp-${Deno.pid}`);
   try {
     if (typeof data === "string") await Deno.writeTextFile(temp, data);

@@ -19,19 +19,10 @@ import {
 } from "../../lib/figures/gallery.ts";
 import { buildGallery, defaultGalleryPaths } from "../../lib/figures/gallery_files.ts";
 import { serveGallery } from "../../scripts/gallery.ts";
+import { STORED_FIGURES } from "../../lib/experiments/all_jobs.ts";
 
 const PATHS = defaultGalleryPaths();
-const PAPER_FIGURES = [
-  "training",
-  "ics",
-  "loss-variation",
-  "gradient-predictiveness",
-  "beta-smoothness",
-  "dln",
-  "lp-norms",
-  "ics-definitions",
-  "instrument",
-];
+const PAPER_FIGURES = [...STORED_FIGURES, "instrument"];
 
 Deno.test("parseVerdicts() reads the Summary's claim table and no other table", () => {
   const paper = [
