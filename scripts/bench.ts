@@ -16,15 +16,21 @@ import {
 import { benchData } from "./bench/data.ts";
 import { benchKernels, formatKernelTable } from "./bench/kernels.ts";
 import { benchStep } from "./bench/step.ts";
+import { type Normalization, NORMALIZATIONS } from "../lib/models/types.ts";
 
 const SECTIONS = ["data", "kernels", "step"] as const;
 type Section = typeof SECTIONS[number];
 
 const USAGE = `Usage: deno task bench [${SECTIONS.join("|")} ...] [options]
   --backend B   ${BACKEND_CHOICES.join(", ")} (default: BN_BACKEND, else auto)
-  --width W     channel-width multiplier, repeatable (default: 0.25 on a CPU, 1 on a GPU)
-  --batch N     batch size (default: 32 on a CPU, 128 on a GPU)
-  --steps N     timed SGD steps per configuration (default 5)
+  --width W     channel-width multiplier, repeatable (default: 1, 0.25 and 0.125 on a CPU,
+                1 on a GPU; the kernel table uses the first)
+  --batch N     batch size, repeatable (default: 32 and 128 on a CPU, 128 on a GPU; the
+                kernel table uses the first)
+  --norm N      normalisation of the step bench, repeatable (default: batchnorm and none)
+  --steps N     timed SGD steps per round (default 5)
+  --rounds N    interleaved rounds (ours, PyTorch's) per step configuration (default 3)
+  --wasm-too    also time each step configuration with everything in wasm (no oneDNN)
   --threads N   wasm threads (default: BN_WASM_THREADS, else 1)
   --no-torch    skip the PyTorch baseline`;
 
@@ -37,8 +43,11 @@ async function main(): Promise<void> {
       options: {
         backend: { type: "string" },
         width: { type: "string", multiple: true },
-        batch: { type: "string" },
+        batch: { type: "string", multiple: true },
+        norm: { type: "string", multiple: true },
         steps: { type: "string" },
+        rounds: { type: "string" },
+        "wasm-too": { type: "boolean", default: false },
         threads: { type: "string" },
         "no-torch": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -89,7 +98,7 @@ async function main(): Promise<void> {
     console.log(`backend: ${formatBackend(info)}`);
     report.backend = info;
     const gpu = info.backend === "webgpu" && info.adapter?.software === false;
-    const widths = (values.width ?? [gpu ? "1" : "0.25"]).map((w) => {
+    const widths = (values.width ?? (gpu ? ["1"] : ["1", "0.25", "0.125"])).map((w) => {
       const v = Number(w);
       if (!(v > 0 && v <= 4)) {
         console.error(`--width must be a number in (0, 4], got "${w}"`);
@@ -97,8 +106,19 @@ async function main(): Promise<void> {
       }
       return v;
     });
-    const batch = positiveInt("batch", values.batch, gpu ? 128 : 32);
+    const batches = (values.batch ?? (gpu ? ["128"] : ["32", "128"])).map((b) =>
+      positiveInt("batch", b, 0)
+    );
+    const batch = batches[0]!;
+    const normalizations = (values.norm ?? ["batchnorm", "none"]).map((n) => {
+      if (!(NORMALIZATIONS as readonly string[]).includes(n)) {
+        console.error(`--norm must be one of ${NORMALIZATIONS.join(", ")}, got "${n}"`);
+        Deno.exit(2);
+      }
+      return n as Normalization;
+    });
     const steps = positiveInt("steps", values.steps, 5);
+    const rounds = positiveInt("rounds", values.rounds, 3);
     if (sections.includes("kernels")) {
       const rows = await benchKernels({ backend: info.backend, width: widths[0]!, batch });
       console.log(
@@ -110,10 +130,13 @@ async function main(): Promise<void> {
     if (sections.includes("step")) {
       report.step = await benchStep({
         widths,
-        batch,
+        batches,
+        normalizations,
         steps,
+        rounds,
         torch: !values["no-torch"],
         torchDevice: gpu ? "cuda" : "cpu",
+        wasmToo: values["wasm-too"],
       });
     }
   }

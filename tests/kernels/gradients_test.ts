@@ -57,6 +57,23 @@ const CASES: GradCase[] = [
       return tf.sum(tf.mul(y, weights(X4, 6)));
     },
   },
+  // Max/Min, also of |x| (the l_inf norm) and of values with ties (every tie gets dy).
+  ...([[0, 1, 2], [1, 2], [3], undefined] as (number[] | undefined)[]).flatMap((axes) =>
+    [false, true].flatMap((keepDims): GradCase[] =>
+      (["max", "min"] as const).map((op) => ({
+        name: `${op} over ${axes ?? "all"} keepDims ${keepDims}`,
+        inputs: () => [tf.round(tf.mul(x4(), 2)), x4()],
+        loss: (ties, x) => {
+          const t = tf[op](ties!, axes, keepDims);
+          const m = tf[op](tf.abs(x!), axes, keepDims);
+          return tf.add(
+            tf.sum(tf.mul(t, weights(t.shape, 16))),
+            tf.sum(tf.mul(m, weights(m.shape, 17))),
+          );
+        },
+      }))
+    )
+  ),
   ...[X4, [6, 4], [5, 3, 4]].map((shape): GradCase => ({
     name: `tf.batchNorm on rank ${shape.length} with rank-1 statistics`,
     inputs:
@@ -152,7 +169,7 @@ const stockKeepDimsError = (() => {
 registerFastGradients();
 registerFastGradients(); // idempotent
 
-Deno.test("registerFastGradients() keeps the gradients of Sum, Mean and FusedBatchNorm on cpu", async (t) => {
+Deno.test("registerFastGradients() keeps the gradients of Sum, Mean, FusedBatchNorm, Max and Min on cpu", async (t) => {
   const fast = await allGradients();
   for (const [i, c] of CASES.entries()) {
     await t.step(c.name, () => {
@@ -164,8 +181,18 @@ Deno.test("registerFastGradients() keeps the gradients of Sum, Mean and FusedBat
   }
 });
 
+Deno.test("the Max and Min gradients send dy to every position of the extremum, ties included", async () => {
+  const x = tf.tensor2d([[2, 2, 1], [-1, 3, 3]]);
+  const dy = tf.tensor1d([5, 7]);
+  const [dMax] = tf.grads((a: tf.Tensor) => tf.max(a, 1))([x], dy);
+  const [dMin] = tf.grads((a: tf.Tensor) => tf.min(a, 0))([x], tf.tensor1d([1, 2, 4]));
+  assert.deepEqual(Array.from(await dMax!.data()), [5, 5, 0, 0, 7, 7]);
+  assert.deepEqual(Array.from(await dMin!.data()), [0, 2, 4, 1, 0, 0]);
+  tf.dispose([x, dy, dMax!, dMin!]);
+});
+
 Deno.test("registerFastGradients() replaces exactly the listed gradients", () => {
-  assert.deepEqual([...FAST_GRADIENTS].sort(), ["FusedBatchNorm", "Mean", "Sum"]);
+  assert.deepEqual([...FAST_GRADIENTS].sort(), ["FusedBatchNorm", "Max", "Mean", "Min", "Sum"]);
   for (const name of FAST_GRADIENTS) assert.ok(tf.getGradient(name) !== undefined, name);
 });
 
