@@ -213,16 +213,20 @@ async function runWorkers(
   );
   const started = performance.now();
   const children = new Set<Deno.ChildProcess>();
+  let next = 0;
+  let failed = 0;
+  let stopped = false;
+  let signalled = false;
+  // A signal ends the children and starts nothing more: their runs resume from their last
+  // checkpoint next time.
   const stop = () => {
+    signalled = stopped = true;
     for (const child of children) child.kill("SIGTERM");
   };
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   const baseArgs = withoutOptions(options.args, ["--workers", "--minutes", "--run"]);
   const env = Deno.env.get("OMP_NUM_THREADS") === undefined ? { OMP_NUM_THREADS: "1" } : {};
-  let next = 0;
-  let failed = 0;
-  let stopped = false;
   const worker = async (number: number) => {
     while (next < pending.length && !stopped) {
       if ((performance.now() - started) / 60_000 >= options.minutes) {
@@ -241,7 +245,7 @@ async function runWorkers(
       await Promise.all([prefixLines(child.stdout, prefix), prefixLines(child.stderr, prefix)]);
       const status = await child.status;
       children.delete(child);
-      if (!status.success) {
+      if (!status.success && !signalled) {
         failed++;
         console.log(
           `${prefix}failed (exit ${status.code}${status.signal ? `, ${status.signal}` : ""})`,
@@ -253,6 +257,13 @@ async function runWorkers(
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
   const left = pending.length - next;
+  if (signalled) {
+    console.log(
+      `jobs: stopped by a signal; the runs in progress resume from their last checkpoint, ` +
+        `${left} more not started`,
+    );
+    return;
+  }
   console.log(
     `jobs: ${next - failed} of ${pending.length} runs computed, ${failed} failed` +
       (left > 0 ? `; --minutes ${options.minutes} reached, ${left} left for later` : ""),

@@ -146,3 +146,48 @@ Deno.test("the schedule scale: 36 VGG runs on PROTOCOL.md's schedule, shared by 
     assert.ok(training.has(canonicalJson(job)) && lp.has(canonicalJson(job)));
   }
 });
+
+Deno.test("scripts/jobs.ts --workers stops its children on SIGTERM and starts no further run", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../../scripts/jobs.ts", import.meta.url).pathname,
+        ...["--scale", "smoke", "--only", "dln", "--only", "lp-norms", "--workers", "2"],
+      ],
+      env: { BN_RUNS_DIR: `${dir}/runs`, NO_COLOR: "1", BN_BACKEND: "wasm" },
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    // Signal once the first worker has said something (its run is under way).
+    const lines = child.stdout.pipeThrough(new TextDecoderStream());
+    let out = "";
+    let signalled = false;
+    for await (const chunk of lines) {
+      out += chunk;
+      if (!signalled && /^w1 /m.test(out)) {
+        child.kill("SIGTERM");
+        signalled = true;
+      }
+    }
+    const status = await child.status;
+    assert.equal(status.code, 0, out);
+    assert.match(
+      out,
+      /stopped by a signal; the runs in progress resume from their last checkpoint/,
+    );
+    assert.doesNotMatch(out, /failed/);
+    const count = Number(out.match(/(\d+) to compute by 2 workers/)?.[1]);
+    assert.ok(count > 4, out);
+    let finished = 0;
+    for await (const e of Deno.readDir(`${dir}/runs`)) {
+      const status = await Deno.readTextFile(`${dir}/runs/${e.name}/status.json`).catch(() => "");
+      if (status.includes('"finished"')) finished++;
+    }
+    assert.ok(finished < count, `${finished} of ${count} runs finished after the signal`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
