@@ -13,6 +13,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { philox4x32, STREAMS, wordToUniform } from "../rng.ts";
+import { philoxUniformsWasm } from "../rng_wasm.ts";
 import type { NoiseKey } from "./types.ts";
 
 /** The Philox key of a field: the run's seed and a stream id (see `STREAMS`). */
@@ -101,7 +102,9 @@ function fieldSize(shape: readonly number[]): number {
 }
 
 /**
- * The uniform field computed on the host: the reference every backend must match bitwise.
+ * The uniform field computed on the host: the reference every backend must match bitwise. Runs
+ * in WebAssembly where it can ({@link philoxUniformsWasm}: same bits, ~2-3x faster), else in
+ * TypeScript ({@link philoxUniformReference}).
  *
  * @param size Number of elements.
  * @param key Philox key.
@@ -109,6 +112,24 @@ function fieldSize(shape: readonly number[]): number {
  * @returns `size` float32 uniforms in [0, 1).
  */
 export function philoxUniformHost(
+  size: number,
+  key: FieldKey,
+  counterWords: CounterWords,
+): Float32Array {
+  checkKey(key, counterWords);
+  return philoxUniformsWasm(size, [key.seed, key.stream], counterWords) ??
+    philoxUniformReference(size, key, counterWords);
+}
+
+/**
+ * {@link philoxUniformHost} in plain TypeScript, one `philox4x32` call per block of four.
+ *
+ * @param size Number of elements.
+ * @param key Philox key.
+ * @param counterWords Counter words 1..3.
+ * @returns `size` float32 uniforms in [0, 1).
+ */
+export function philoxUniformReference(
   size: number,
   key: FieldKey,
   counterWords: CounterWords,
