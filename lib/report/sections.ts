@@ -24,6 +24,9 @@ export interface CommittedFigure {
 /** The figures, by stem. */
 export type CommittedFigures = ReadonlyMap<string, CommittedFigure>;
 
+/** A bench figure: one value (older results) or the median and range over interleaved rounds. */
+export type BenchMeasure = number | { median: number; min: number; max: number };
+
 /** One committed `deno task bench` result (`data/bench/*.json`). */
 export interface BenchReport {
   date: string;
@@ -41,8 +44,10 @@ export interface BenchReport {
     /** What ran the heavy kernels: a native library's description or "wasm" (older results: absent). */
     kernels?: string;
     imagesPerSecond: number;
-    torchImagesPerSecond: number | null;
-    ratio: number | null;
+    torchImagesPerSecond: BenchMeasure | null;
+    ratio: BenchMeasure | null;
+    /** Where a profiled step's time goes (newer results). */
+    profile?: { kernelCalls: number };
   }[];
 }
 
@@ -240,6 +245,14 @@ export function speedTable(_figures: CommittedFigures, bench: BenchReport | null
       bench.backend.threads === undefined ? "" : `, ${bench.backend.threads} thread(s)`
     }${bench.backend.nativeKernels == null ? "" : ` with ${bench.backend.nativeKernels}`}`;
   const withKernels = bench.step.some((r) => r.kernels !== undefined);
+  const withCalls = bench.step.some((r) => r.profile !== undefined);
+  const measure = (m: BenchMeasure | null, digits: number) =>
+    m === null
+      ? "-"
+      : typeof m === "number"
+      ? m.toFixed(digits)
+      : `${m.median.toFixed(digits)} (${m.min.toFixed(digits)}-${m.max.toFixed(digits)})`;
+  const rounds = bench.step.some((r) => typeof r.ratio === "object" && r.ratio !== null);
   return [
     `Measured ${bench.date.slice(0, 10)} on ${backend}, against PyTorch fp32 on the same device ` +
     "in the same run:",
@@ -252,7 +265,8 @@ export function speedTable(_figures: CommittedFigures, bench: BenchReport | null
         ...(withKernels ? ["kernels"] : []),
         "ours (images/s)",
         "PyTorch (images/s)",
-        "ours / PyTorch",
+        rounds ? "ours / PyTorch (range over rounds)" : "ours / PyTorch",
+        ...(withCalls ? ["kernel calls / step"] : []),
       ],
       bench.step.map((r) => [
         String(r.width),
@@ -260,8 +274,9 @@ export function speedTable(_figures: CommittedFigures, bench: BenchReport | null
         r.normalization,
         ...(withKernels ? [r.kernels?.split(" ")[0] ?? "-"] : []),
         r.imagesPerSecond.toFixed(1),
-        r.torchImagesPerSecond?.toFixed(1) ?? "-",
-        r.ratio?.toFixed(3) ?? "-",
+        measure(r.torchImagesPerSecond, 1),
+        measure(r.ratio, rounds ? 2 : 3),
+        ...(withCalls ? [r.profile === undefined ? "-" : String(r.profile.kernelCalls)] : []),
       ]),
     ),
   ].join("\n");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { blockNames, fillBlocks, markdownTable } from "../../lib/report/blocks.ts";
-import { REPORT_BLOCKS } from "../../lib/report/sections.ts";
+import { REPORT_BLOCKS, speedTable } from "../../lib/report/sections.ts";
 import { regeneratePaper } from "../../scripts/paper.ts";
 
 Deno.test("fillBlocks() rewrites only the text between matching markers", () => {
@@ -40,4 +40,41 @@ Deno.test("paper.md's generated blocks are up to date with the committed figures
   const { current, next } = await regeneratePaper();
   assert.deepEqual(blockNames(current).sort(), Object.keys(REPORT_BLOCKS).sort());
   assert.equal(current, next, "paper.md is stale: run `deno task paper` and commit the result");
+});
+
+Deno.test("speedTable() reads single-value and interleaved-round bench results", () => {
+  const backend = { backend: "wasm", threads: 1, adapter: null, nativeKernels: "oneDNN 2.6.3 (x)" };
+  const old = speedTable(new Map(), {
+    date: "2026-11-01T00:00:00Z",
+    backend,
+    step: [{
+      width: 1,
+      batch: 32,
+      normalization: "none",
+      imagesPerSecond: 100,
+      torchImagesPerSecond: 125,
+      ratio: 0.8,
+    }],
+  });
+  assert.match(old, /\| 1 +\| 32 +\| none +\| 100\.0 +\| 125\.0 +\| 0\.800 +\|/);
+  const rounds = speedTable(new Map(), {
+    date: "2026-12-04T00:00:00Z",
+    backend,
+    step: [{
+      width: 0.25,
+      batch: 128,
+      normalization: "batchnorm",
+      kernels: "oneDNN 2.6.3 (x)",
+      imagesPerSecond: 1604,
+      torchImagesPerSecond: { median: 1429, min: 1000, max: 1500 },
+      ratio: { median: 1.12, min: 1.07, max: 1.65 },
+      profile: { kernelCalls: 470 },
+    }],
+  });
+  assert.match(rounds, /ours \/ PyTorch \(range over rounds\) +\| kernel calls \/ step/);
+  assert.match(
+    rounds,
+    /\| 1604\.0 +\| 1429\.0 \(1000\.0-1500\.0\) +\| 1\.12 \(1\.07-1\.65\) +\| 470 +\|/,
+  );
+  assert.equal(speedTable(new Map(), null), "No bench result has been committed yet.");
 });
