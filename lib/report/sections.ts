@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { IcsKeyNumber } from "../experiments/ics.ts";
 import type { Provenance } from "../figures/spec.ts";
 import { markdownTable } from "./blocks.ts";
 import {
@@ -326,21 +327,11 @@ export function lpNormsNumbers(figures: CommittedFigures): string {
   );
 }
 
-interface IcsKey {
-  learningRate: string;
-  layer: string;
-  normalization: string;
-  medianCosine: number;
-  medianL2: number;
-  l2RatioToStandard: number | null;
-  diverged: string | null;
-}
-
 /** Median ICS over measured steps per network, layer and lr (claim 3, VGG). */
 export function icsNumbers(figures: CommittedFigures): string {
   const figure = figures.get("ics");
   if (figure === undefined) return missing("ics");
-  const keys = figure.results.keyNumbers as IcsKey[];
+  const keys = figure.results.keyNumbers as IcsKeyNumber[];
   return markdownTable(
     [
       "lr",
@@ -355,8 +346,9 @@ export function icsNumbers(figures: CommittedFigures): string {
       k.learningRate,
       k.layer,
       k.normalization,
-      k.medianCosine.toFixed(3),
-      k.medianL2.toPrecision(3),
+      // A layer whose measurements all stopped (a diverged run) has no median.
+      k.medianCosine?.toFixed(3) ?? "-",
+      k.medianL2?.toPrecision(3) ?? "-",
       ratio(k.l2RatioToStandard),
       k.diverged ?? "none",
     ]),

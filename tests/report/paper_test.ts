@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { blockNames, fillBlocks, markdownTable } from "../../lib/report/blocks.ts";
-import { REPORT_BLOCKS, speedTable } from "../../lib/report/sections.ts";
+import {
+  type CommittedFigure,
+  icsNumbers,
+  REPORT_BLOCKS,
+  speedTable,
+} from "../../lib/report/sections.ts";
 import { regeneratePaper } from "../../scripts/paper.ts";
 
 Deno.test("fillBlocks() rewrites only the text between matching markers", () => {
@@ -77,4 +82,36 @@ Deno.test("speedTable() reads single-value and interleaved-round bench results",
     /\| 1604\.0 +\| 1429\.0 \(1000\.0-1500\.0\) +\| 1\.12 \(1\.07-1\.65\) +\| 470 +\|/,
   );
   assert.equal(speedTable(new Map(), null), "No bench result has been committed yet.");
+});
+
+Deno.test("icsNumbers() prints a layer with no finite median as '-' instead of throwing", () => {
+  const figure = {
+    stem: "ics",
+    provenance: {} as CommittedFigure["provenance"],
+    results: {
+      keyNumbers: [{
+        learningRate: "0.5",
+        layer: "conv5",
+        normalization: "none",
+        medianCosine: null,
+        medianL2: null,
+        l2RatioToStandard: null,
+        diverged: "seed 0 at step 12",
+      }, {
+        learningRate: "0.1",
+        layer: "conv5",
+        normalization: "batchnorm",
+        medianCosine: 0.5,
+        medianL2: 0.0123,
+        l2RatioToStandard: 2,
+        diverged: null,
+      }],
+    },
+  };
+  const table = icsNumbers(new Map([["ics", figure]]));
+  assert.match(table, /\| 0\.5 +\| conv5 +\| none +\| - +\| - +\| - +\| seed 0 at step 12 \|/);
+  assert.match(
+    table,
+    /\| 0\.1 +\| conv5 +\| batchnorm +\| 0\.500 +\| 0\.0123 +\| 2\.0 +\| none +\|/,
+  );
 });
