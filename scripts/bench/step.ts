@@ -59,6 +59,8 @@ export interface StepBenchRow {
   torchImagesPerSecond: Spread | null;
   /** Ours / PyTorch per round: median and range. */
   ratio: Spread | null;
+  /** CPU time / wall time of our timed steps (median over rounds): cores kept busy. */
+  coresBusy: number | null;
   profile: StepProfile;
 }
 
@@ -81,6 +83,21 @@ const TORCH_NORMALIZATIONS: readonly Normalization[] = ["batchnorm", "none"];
 const CONV_KERNELS = new Set(["Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"]);
 /** tfjs records a custom gradient's scope as a kernel whose time includes the kernels inside. */
 const SCOPE_NAME = "unnamed scope";
+
+/**
+ * CPU seconds (user + system) this process has used, from /proc/self/stat (Linux); null
+ * elsewhere. Divided by wall time it says how many cores a step keeps busy.
+ */
+function cpuSeconds(): number | null {
+  try {
+    const stat = Deno.readTextFileSync("/proc/self/stat");
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ)
+  } catch {
+    return null;
+  }
+}
 
 /** A VGG with a fixed batch, warmed up, ready to time. */
 interface Subject {
@@ -130,10 +147,15 @@ async function advance(s: Subject, steps: number): Promise<void> {
   s.state = (await train(s.network, s.source, config, s.state)).state;
 }
 
-async function timeSteps(s: Subject, steps: number): Promise<number> {
+/** ms per step, and the cores kept busy (CPU time / wall time; null where unknown). */
+async function timeSteps(s: Subject, steps: number): Promise<{ ms: number; cores: number | null }> {
+  const cpuStart = cpuSeconds();
   const start = performance.now();
   await advance(s, steps);
-  return (performance.now() - start) / steps;
+  const wall = performance.now() - start;
+  const cpuEnd = cpuSeconds();
+  const cores = cpuStart === null || cpuEnd === null ? null : (cpuEnd - cpuStart) / (wall / 1000);
+  return { ms: wall / steps, cores };
 }
 
 /** One step under `tf.profile`: kernel calls and times, and the step's own wall time. */
@@ -228,9 +250,12 @@ export async function benchStep(options: StepBenchOptions): Promise<StepBenchRow
           try {
             const s = await subject(normalization, width, batch);
             const ours: number[] = [];
+            const cores: number[] = [];
             const torch: number[] = [];
             for (let round = 0; round < options.rounds; round++) {
-              ours.push(await timeSteps(s, options.steps));
+              const timed = await timeSteps(s, options.steps);
+              ours.push(timed.ms);
+              if (timed.cores !== null) cores.push(timed.cores);
               // The PyTorch model has BatchNorm or nothing: other variants have no baseline.
               if (!torchAvailable || !TORCH_NORMALIZATIONS.includes(normalization)) continue;
               const t = await torchRun(width, batch, normalization, options);
@@ -263,6 +288,7 @@ export async function benchStep(options: StepBenchOptions): Promise<StepBenchRow
               imagesPerSecond,
               torchImagesPerSecond: paired ? spread(torch) : null,
               ratio: paired ? spread(ours.map((m, i) => batch / (m / 1000) / torch[i]!)) : null,
+              coresBusy: cores.length === ours.length ? spread(cores).median : null,
               profile: profiled,
             });
             console.log(formatStepRow(rows.at(-1)!));
@@ -291,6 +317,7 @@ const HEADER = [
   "other ms",
   "outside ms",
   "kernels/step",
+  "cores busy",
   "dispatches/step",
   "host<->device KB/step",
 ].join("  ");
@@ -312,6 +339,7 @@ function formatStepRow(r: StepBenchRow): string {
     r.profile.otherKernelMs.toFixed(1).padStart(8),
     r.profile.outsideMs.toFixed(1).padStart(10),
     r.profile.kernelCalls.toString().padStart(12),
+    (r.coresBusy?.toFixed(2) ?? "-").padStart(10),
     (gpu?.dispatches.toString() ?? "-").padStart(15),
     (gpu === null ? "-" : ((gpu.uploadBytes + gpu.downloadBytes) / 1024).toFixed(1)).padStart(21),
   ].join("  ");
