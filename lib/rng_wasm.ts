@@ -5,73 +5,18 @@
  * training noise of Algorithm 1 draws three uniforms per activation element every step; in JS
  * that was most of a noisy-BatchNorm VGG step on a CPU.
  *
- * The module is assembled here from its instructions (no build step, no binary file), and runs
- * wherever WebAssembly does: Deno, a browser tab. Where it cannot be instantiated, callers get
- * null and use the JS reference.
+ * The module is assembled here from its instructions (`wasm_asm.ts`: no build step, no binary
+ * file), and runs wherever WebAssembly does: Deno, a browser tab. Where it cannot be
+ * instantiated, callers get null and use the JS reference.
  *
  * @module
  */
+import { assemble, OP, sleb, T } from "./wasm_asm.ts";
 
 const PHILOX_M0 = 0xd2511f53;
 const PHILOX_M1 = 0xcd9e8d57;
 const PHILOX_W0 = 0x9e3779b9;
 const PHILOX_W1 = 0xbb67ae85;
-
-/** Signed LEB128 of an integer (i32.const / i64.const immediates). */
-function sleb(value: bigint): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = Number(value & 0x7fn);
-    value >>= 7n;
-    const done = (value === 0n && (byte & 0x40) === 0) || (value === -1n && (byte & 0x40) !== 0);
-    out.push(done ? byte : byte | 0x80);
-    if (done) return out;
-  }
-}
-
-/** Unsigned LEB128 (sizes, indices). */
-function uleb(value: number): number[] {
-  const out: number[] = [];
-  do {
-    const byte = value & 0x7f;
-    value >>>= 7;
-    out.push(value === 0 ? byte : byte | 0x80);
-  } while (value !== 0);
-  return out;
-}
-
-/** A section: id, then its byte length, then its bytes. */
-function section(id: number, bytes: number[]): number[] {
-  return [id, ...uleb(bytes.length), ...bytes];
-}
-
-// Opcodes used below.
-const OP = {
-  block: 0x02,
-  loop: 0x03,
-  br: 0x0c,
-  brIf: 0x0d,
-  end: 0x0b,
-  get: 0x20,
-  set: 0x21,
-  i32Const: 0x41,
-  i64Const: 0x42,
-  f32Const: 0x43,
-  i32Eqz: 0x45,
-  i32LtU: 0x49,
-  i32Add: 0x6a,
-  i32Sub: 0x6b,
-  i32Xor: 0x73,
-  i32Shl: 0x74,
-  i32ShrU: 0x76,
-  i64Mul: 0x7e,
-  i64ShrU: 0x88,
-  i32WrapI64: 0xa7,
-  i64ExtendI32U: 0xad,
-  f32ConvertI32U: 0xb3,
-  f32Mul: 0x94,
-  f32Store: 0x38,
-} as const;
 
 // fill(out, firstBlock, blocks, c1, c2, c3, k0, k1): for b in 0..blocks-1, the block of counter
 // (firstBlock + b, c1, c2, c3) and key (k0, k1), as four float32 uniforms (top 24 bits x 2^-24)
@@ -101,7 +46,7 @@ const L = {
 
 const get = (l: number) => [OP.get, l];
 const set = (l: number) => [OP.set, l];
-const i32 = (v: number) => [OP.i32Const, ...sleb(BigInt(v | 0))];
+const i32 = (v: number) => [OP.i32Const, ...sleb(v | 0)];
 
 /** Stores the uniform of word `word` at addr + offset. */
 function storeUniform(word: number, offset: number): number[] {
@@ -159,13 +104,13 @@ const BODY: number[] = [
   ...get(L.c0),
   OP.i64ExtendI32U,
   OP.i64Const,
-  ...sleb(BigInt(PHILOX_M0)),
+  ...sleb(PHILOX_M0),
   OP.i64Mul,
   ...set(L.p0),
   ...get(L.c2),
   OP.i64ExtendI32U,
   OP.i64Const,
-  ...sleb(BigInt(PHILOX_M1)),
+  ...sleb(PHILOX_M1),
   OP.i64Mul,
   ...set(L.p1),
   // t = hi(p1) ^ c1 ^ k0; c1 = lo(p1); c2 = hi(p0) ^ c3 ^ k1; c3 = lo(p0); c0 = t
@@ -234,40 +179,16 @@ const BODY: number[] = [
   0,
   OP.end,
   OP.end,
-  OP.end, // function
 ].flat();
 
-const I32 = 0x7f;
-const I64 = 0x7e;
-
 function moduleBytes(): Uint8Array<ArrayBuffer> {
-  const type = section(1, [1, 0x60, 8, ...Array(8).fill(I32), 0]);
-  const functions = section(3, [1, 0]);
-  const memory = section(5, [1, 0, 1]); // one memory, min 1 page, no max
-  const exports = section(7, [
-    2,
-    ...[4, ..."fill".split("").map((c) => c.charCodeAt(0)), 0, 0], // func 0
-    ...[6, ..."memory".split("").map((c) => c.charCodeAt(0)), 2, 0], // memory 0
-  ]);
-  // Locals 8-17: ten i32; 18-19: two i64.
-  const locals = [2, 10, I32, 2, I64];
-  const body = [...locals, ...BODY];
-  const code = section(10, [1, ...uleb(body.length), ...body]);
-  return new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...type,
-    ...functions,
-    ...memory,
-    ...exports,
-    ...code,
-  ]);
+  return assemble([{
+    name: "fill",
+    params: Array(8).fill(T.i32),
+    results: [],
+    locals: [[10, T.i32], [2, T.i64]], // locals 8-17, 18-19
+    body: BODY,
+  }], { own: true });
 }
 
 interface PhiloxModule {

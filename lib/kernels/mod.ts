@@ -14,3 +14,4 @@ export * from "./wasm_conv_grads.ts";
 export * from "./wasm_threads.ts";
 export * from "./webgpu_conv_grads.ts";
 export * from "./wasm_batchnorm.ts";
+export * from "./wasm_sgd.ts";

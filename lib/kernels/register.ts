@@ -6,11 +6,12 @@
 import { registerFastGradients } from "./gradients.ts";
 import { registerWasmBatchNormKernels } from "./wasm_batchnorm.ts";
 import { registerWasmTrainingKernels } from "./wasm_conv_grads.ts";
+import { registerWasmSgdKernel } from "./wasm_sgd.ts";
 import { registerWebGpuTrainingKernels } from "./webgpu_conv_grads.ts";
 
 /**
  * Registers the wasm training kernels (`registerWasmTrainingKernels`), the fused wasm BatchNorm
- * kernels (`registerWasmBatchNormKernels`), the webgpu filter and input gradients
+ * kernels (`registerWasmBatchNormKernels`), the fused wasm SGD update (`registerWasmSgdKernel`), the webgpu filter and input gradients
  * (`registerWebGpuTrainingKernels`) and the device-side
  * gradients (`registerFastGradients`). Idempotent; call before the first gradient. Safe before
  * or after the backend is initialised.
@@ -28,6 +29,7 @@ import { registerWebGpuTrainingKernels } from "./webgpu_conv_grads.ts";
 export function registerTrainingKernels(): void {
   registerWasmTrainingKernels();
   registerWasmBatchNormKernels();
+  registerWasmSgdKernel();
   registerWebGpuTrainingKernels();
   registerFastGradients();
 }

@@ -8,6 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { SGD_UPDATE, sgdUpdateAvailable } from "../kernels/wasm_sgd.ts";
 import type { LayerParams, Params } from "../models/types.ts";
 import type { LossFn } from "./types.ts";
 
@@ -215,7 +216,20 @@ export function sgdStep(params: Params, grads: Params, lr: number): Params {
   if (!Number.isFinite(lr)) {
     throw new RangeError(`Cannot take an SGD step: learning rate must be finite, got ${lr}`);
   }
-  return zipParams(params, grads, (w, g) => tf.tidy(() => tf.sub(w, tf.mul(g, lr))));
+  if (!sgdUpdateAvailable()) {
+    return zipParams(params, grads, (w, g) => tf.tidy(() => tf.sub(w, tf.mul(g, lr))));
+  }
+  // One kernel call for every tensor, with the same float32 arithmetic (lib/kernels/wasm_sgd.ts).
+  const flatW = flattenParams(params);
+  const flatG = flattenParams(grads);
+  assertSameFlat(flatW, flatG, "take an SGD step");
+  const inputs: tf.NamedTensorMap = {};
+  flatW.tensors.forEach((w, k) => {
+    inputs[`w${k}`] = w;
+    inputs[`g${k}`] = flatG.tensors[k]!;
+  });
+  const out = tf.engine().runKernel(SGD_UPDATE, inputs, { learningRate: lr });
+  return unflattenParams(Array.isArray(out) ? out : [out as tf.Tensor], flatW.slots);
 }
 
 /**
