@@ -80,6 +80,43 @@ export const SIMD = {
   f32x4Mul: 0xe6,
 } as const;
 
+/**
+ * `while (i < end) { body; i += step }` over i32 locals `i` and `end` (byte offsets, say).
+ *
+ * @param i The counter's local.
+ * @param end The bound's local.
+ * @param step What each pass adds to the counter.
+ * @param body The loop body.
+ * @returns The instructions.
+ */
+export function loopUntil(i: number, end: number, step: number, body: number[]): number[] {
+  return [
+    OP.block,
+    OP.void,
+    OP.loop,
+    OP.void,
+    OP.get,
+    i,
+    OP.get,
+    end,
+    OP.i32GeU,
+    OP.brIf,
+    1,
+    ...body,
+    OP.get,
+    i,
+    OP.i32Const,
+    ...sleb(step),
+    OP.i32Add,
+    OP.set,
+    i,
+    OP.br,
+    0,
+    OP.end,
+    OP.end,
+  ];
+}
+
 /** An exported function: its signature, extra locals and body (without the final `end`). */
 export interface WasmFunction {
   name: string;
