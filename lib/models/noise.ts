@@ -405,26 +405,91 @@ export function algorithm1Noise(
   }
   assertUint32(key.step, "step");
   const fieldKey = { seed: key.seed, stream: STREAMS.noise };
+  if (tf.getBackend() !== "webgpu") {
+    return algorithm1NoiseHost(shape, fieldKey, key.step, layer, constants);
+  }
+  return algorithm1NoiseOps(shape, fieldKey, key.step, layer, constants);
+}
+
+/**
+ * {@link algorithm1Noise} as tf ops on the current backend (webgpu: the fields are drawn on the
+ * device). Exported for tests, which check that the host path matches it bitwise.
+ *
+ * @param shape Activation shape [N, (H, W,) C].
+ * @param fieldKey The Philox key (seed, `STREAMS.noise`).
+ * @param step The step (counter word 1).
+ * @param layer The 1-based layer (counter word 2).
+ * @param constants Algorithm 1 constants.
+ * @returns Scale s and shift m, each of `shape`.
+ */
+export function algorithm1NoiseOps(
+  shape: readonly number[],
+  fieldKey: FieldKey,
+  step: number,
+  layer: number,
+  constants: Readonly<Algorithm1Constants> = ALGORITHM1_CONSTANTS,
+): Algorithm1Noise {
   const units = shape[shape.length - 1]!;
   const { nMu, nSigma, rMu, rSigma } = constants;
   return tf.tidy(() => {
-    const uMu = philoxUniformField([units], fieldKey, [key.step, layer, NOISE_FIELD.unitShift]);
+    const uMu = philoxUniformField([units], fieldKey, [step, layer, NOISE_FIELD.unitShift]);
     const uSigma = philoxUniformField([units], fieldKey, [
-      key.step,
+      step,
       layer,
       NOISE_FIELD.unitScale,
     ]);
     const mu = tf.add(-nMu, tf.mul(2 * nMu, uMu)); // [C], U(-n_mu, n_mu)
     const sigma = tf.add(1, tf.mul(nSigma - 1, uSigma)); // [C], U(1, n_sigma)
     const uShift = philoxUniformField(shape, fieldKey, [
-      key.step,
+      step,
       layer,
       NOISE_FIELD.elementShift,
     ]);
-    const z = normalField(shape, fieldKey, [key.step, layer, NOISE_FIELD.elementScale]);
+    const z = normalField(shape, fieldKey, [step, layer, NOISE_FIELD.elementScale]);
     // [C] broadcasts along the last axis of [N, (H, W,) C].
     const shift = tf.add(mu, tf.mul(rMu, tf.sub(tf.mul(2, uShift), 1))); // U(mu_j ± r_mu)
     const scale = tf.add(sigma, tf.mul(rSigma, z)); // N(sigma_j, r_sigma)
     return { scale, shift };
   });
+}
+
+/**
+ * {@link algorithm1Noise} on cpu and wasm, whose tensors live in host memory: the same uniforms
+ * and the same float32 arithmetic as the tf ops of the webgpu path, op by op (each `fround` of a
+ * float64 + - * of float32 values is the float32 op's correctly rounded result), in two host
+ * passes instead of eight tensor ops per layer.
+ */
+function algorithm1NoiseHost(
+  shape: readonly number[],
+  fieldKey: FieldKey,
+  step: number,
+  layer: number,
+  constants: Readonly<Algorithm1Constants>,
+): Algorithm1Noise {
+  const f = Math.fround;
+  const size = fieldSize(shape);
+  const units = shape[shape.length - 1]!;
+  const uMu = philoxUniformHost(units, fieldKey, [step, layer, NOISE_FIELD.unitShift]);
+  const uSigma = philoxUniformHost(units, fieldKey, [step, layer, NOISE_FIELD.unitScale]);
+  const uShift = philoxUniformHost(size, fieldKey, [step, layer, NOISE_FIELD.elementShift]);
+  const z = normalFieldHost(size, fieldKey, [step, layer, NOISE_FIELD.elementScale]);
+  // The constants as the float32 scalars the tf ops would make of them.
+  const [minusNMu, twoNMu, nSigmaMinus1] = [
+    f(-constants.nMu),
+    f(2 * constants.nMu),
+    f(constants.nSigma - 1),
+  ];
+  const [rMu, rSigma] = [f(constants.rMu), f(constants.rSigma)];
+  const mu = uMu.map((u) => f(minusNMu + f(twoNMu * u))); // U(-n_mu, n_mu)
+  const sigma = uSigma.map((u) => f(1 + f(nSigmaMinus1 * u))); // U(1, n_sigma)
+  // Written over the fields they come from: shift over uShift, scale over z.
+  for (let e = 0, j = 0; e < size; e++) {
+    uShift[e] = mu[j]! + f(rMu * f(f(2 * uShift[e]!) - 1)); // U(mu_j +- r_mu)
+    z[e] = sigma[j]! + f(rSigma * z[e]!); // N(sigma_j, r_sigma)
+    if (++j === units) j = 0;
+  }
+  return {
+    scale: tf.tensor(z, [...shape], "float32"),
+    shift: tf.tensor(uShift, [...shape], "float32"),
+  };
 }

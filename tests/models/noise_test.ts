@@ -3,7 +3,9 @@ import "@tensorflow/tfjs-backend-wasm";
 import assert from "node:assert/strict";
 import {
   ALGORITHM1_CONSTANTS,
+  type Algorithm1Constants,
   algorithm1Noise,
+  algorithm1NoiseOps,
   normalField,
   normalFieldHost,
   philoxUniformField,
@@ -214,4 +216,41 @@ Deno.test("normalField() on cpu and wasm is the host field, bitwise", async () =
     field.dispose();
   }
   await tf.setBackend("cpu");
+});
+
+Deno.test("algorithm1Noise() on the host is bitwise the tf-op formulas on cpu and wasm", async () => {
+  const cases: [number[], number, number, Algorithm1Constants | undefined][] = [
+    [[4, 5, 6, 7], 3, 1, undefined],
+    [[3, 13], 0xffffffff, 11, undefined],
+    [[2, 3, 3, 5], 8, 2, { nMu: 0.3, nSigma: 1.7, rMu: 0.07, rSigma: 0.33 }],
+  ];
+  try {
+    for (const backend of ["cpu", "wasm"]) {
+      assert.ok(await tf.setBackend(backend), backend);
+      for (const [shape, step, layer, constants] of cases) {
+        const key = { seed: 5, step };
+        const host = algorithm1Noise(shape, key, layer, constants);
+        const ops = algorithm1NoiseOps(
+          shape,
+          { seed: 5, stream: STREAMS.noise },
+          step,
+          layer,
+          constants,
+        );
+        assert.deepEqual(
+          await host.scale.data(),
+          await ops.scale.data(),
+          `${backend} [${shape}] scale`,
+        );
+        assert.deepEqual(
+          await host.shift.data(),
+          await ops.shift.data(),
+          `${backend} [${shape}] shift`,
+        );
+        tf.dispose([host.scale, host.shift, ops.scale, ops.shift]);
+      }
+    }
+  } finally {
+    await tf.setBackend("cpu");
+  }
 });
