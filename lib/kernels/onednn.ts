@@ -6,8 +6,9 @@
  * oneDNN (libdnnl) is the library PyTorch's CPU convolutions run on; Debian ships it as
  * `libdnnl2` (`python3-torch` depends on it). Its JIT kernels use the CPU's widest vectors
  * (AVX-512 here) and OpenMP threads, where wasm is limited to 128-bit SIMD. The kernels read
- * and write the tensors in place on the wasm heap (NHWC activations, [KH, KW, Ci, Co] = oneDNN's
- * `hwio` filters), so nothing is copied. Built against oneDNN 2.x's C API (`dnnl.h`, 2.6.3 on
+ * and write the activations in place on the wasm heap (NHWC), so they are never copied; filters
+ * ([KH, KW, Ci, Co] = oneDNN's `hwio`) and filter gradients are reordered to and from the blocked
+ * layout the direct convolution kernels want (see `#convPlan`). Built against oneDNN 2.x's C API (`dnnl.h`, 2.6.3 on
  * Debian 12); 3.x removed the descriptor functions used here and is refused with a message.
  *
  * Threads: OpenMP's; `OMP_NUM_THREADS` sets them (default: one per core). Unless the
