@@ -11,10 +11,11 @@
  * @module
  */
 
-const PHILOX_M0 = 0xd2511f53;
-const PHILOX_M1 = 0xcd9e8d57;
-const PHILOX_W0 = 0x9e3779b9;
-const PHILOX_W1 = 0xbb67ae85;
+/** Philox4x32's round multipliers and key increments (Salmon et al. 2011). */
+export const PHILOX_M0 = 0xd2511f53;
+export const PHILOX_M1 = 0xcd9e8d57;
+export const PHILOX_W0 = 0x9e3779b9;
+export const PHILOX_W1 = 0xbb67ae85;
 
 /** High 32 bits of the 64-bit product of two uint32 values. */
 function mulHi32(a: number, b: number): number {

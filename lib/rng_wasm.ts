@@ -11,12 +11,8 @@
  *
  * @module
  */
-import { assemble, OP, sleb, T } from "./wasm_asm.ts";
-
-const PHILOX_M0 = 0xd2511f53;
-const PHILOX_M1 = 0xcd9e8d57;
-const PHILOX_W0 = 0x9e3779b9;
-const PHILOX_W1 = 0xbb67ae85;
+import { PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1 } from "./rng.ts";
+import { assemble, loopUntil, OP, sleb, T } from "./wasm_asm.ts";
 
 // fill(out, firstBlock, blocks, c1, c2, c3, k0, k1): for b in 0..blocks-1, the block of counter
 // (firstBlock + b, c1, c2, c3) and key (k0, k1), as four float32 uniforms (top 24 bits x 2^-24)
@@ -68,20 +64,8 @@ function storeUniform(word: number, offset: number): number[] {
   ];
 }
 
-const BODY: number[] = [
-  ...i32(0),
-  ...set(L.b),
-  OP.block,
-  0x40,
-  OP.loop,
-  0x40,
-  // while (b < blocks)
-  ...get(L.b),
-  ...get(L.blocks),
-  OP.i32LtU,
-  OP.i32Eqz,
-  OP.brIf,
-  1,
+/** One Philox block (counter firstBlock + b) into out + 16 b. */
+const BLOCK: number[] = [
   ...get(L.first),
   ...get(L.b),
   OP.i32Add,
@@ -99,7 +83,7 @@ const BODY: number[] = [
   ...i32(10),
   ...set(L.round),
   OP.loop,
-  0x40,
+  OP.void,
   // p0 = c0 * M0, p1 = c2 * M1 (exact 64-bit products)
   ...get(L.c0),
   OP.i64ExtendI32U,
@@ -155,7 +139,7 @@ const BODY: number[] = [
   ...get(L.round),
   ...i32(1),
   OP.i32Sub,
-  [OP.set, L.round],
+  ...set(L.round),
   ...get(L.round),
   OP.brIf,
   0,
@@ -171,15 +155,9 @@ const BODY: number[] = [
   ...storeUniform(L.c1, 4),
   ...storeUniform(L.c2, 8),
   ...storeUniform(L.c3, 12),
-  ...get(L.b),
-  ...i32(1),
-  OP.i32Add,
-  ...set(L.b),
-  OP.br,
-  0,
-  OP.end,
-  OP.end,
-].flat();
+];
+
+const BODY: number[] = [...i32(0), ...set(L.b), ...loopUntil(L.b, L.blocks, 1, BLOCK)];
 
 function moduleBytes(): Uint8Array<ArrayBuffer> {
   return assemble([{

@@ -46,8 +46,6 @@ export const OP = {
   i32Const: 0x41,
   i64Const: 0x42,
   f32Const: 0x43,
-  i32Eqz: 0x45,
-  i32LtU: 0x49,
   i32GeU: 0x4f,
   i32Add: 0x6a,
   i32Sub: 0x6b,

@@ -21,6 +21,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { nativeKernels } from "./native.ts";
+import type { KernelArgs, WasmHeapBackend } from "./wasm_heap.ts";
 
 /** Kernel name of the fused training-mode BatchNorm forward pass. */
 export const BATCH_NORM_TRAINING_FORWARD = "BatchNormTrainingForward";
@@ -32,21 +33,6 @@ export const BATCH_NORM_TRAINING_BACKWARD = "BatchNormTrainingBackward";
 interface BatchNormTrainingAttrs {
   /** Added to the variance before the square root. */
   epsilon: number;
-}
-
-/** The part of the wasm backend the kernels use. */
-interface WasmHeapBackend {
-  /** Allocates an output on the wasm heap (may grow the heap and detach older views). */
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  /** A typed-array view of a tensor's bytes on the wasm heap. */
-  typedArrayFromHeap(info: tf.TensorInfo): tf.backend_util.TypedArray;
-}
-
-/** Arguments a kernel function receives from the engine. */
-interface KernelArgs {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
 }
 
 /** A float32 input by name; throws a TypeError when it is missing or of another dtype. */

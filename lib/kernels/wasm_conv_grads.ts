@@ -36,24 +36,14 @@ import * as tf from "@tensorflow/tfjs";
 // Side effect: registers the wasm backend and its stock kernels, which these kernels call.
 import "@tensorflow/tfjs-backend-wasm";
 import { geometryOf, type NativeKernels, nativeKernels, poolGeometryOf } from "./native.ts";
+import type { KernelArgs, WasmHeapBackend as HeapBackend } from "./wasm_heap.ts";
 
-/** The part of the wasm backend (`BackendWasm`) that the kernels here use. */
-interface WasmHeapBackend {
-  /** Allocates an output on the wasm heap (may grow the heap and detach older views). */
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  /** A typed-array view of a tensor's bytes on the wasm heap. */
-  typedArrayFromHeap(info: tf.TensorInfo): tf.backend_util.TypedArray;
+/** The wasm backend as the kernels here use it: the heap, and tensor data references. */
+interface WasmHeapBackend extends HeapBackend {
   /** Drops one reference to a tensor's data (frees it at zero). */
   disposeData(dataId: tf.DataId, force?: boolean): boolean;
   /** Adds one reference to a tensor's data. */
   incRef(dataId: tf.DataId): void;
-}
-
-/** Arguments a kernel function receives from the engine. */
-interface KernelArgs {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
 }
 
 /** A kernel function as registered with `tf.registerKernel`. */

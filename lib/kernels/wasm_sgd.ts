@@ -15,6 +15,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { assemble, loopUntil, OP, SIMD, simd, sleb, T } from "../wasm_asm.ts";
+import type { KernelArgs, WasmHeapBackend } from "./wasm_heap.ts";
 
 /** Kernel name of the fused SGD update. */
 export const SGD_UPDATE = "SgdUpdate";
@@ -24,10 +25,8 @@ export interface SgdUpdateAttrs {
   learningRate: number;
 }
 
-/** The part of the wasm backend the kernel uses. */
-interface WasmHeapBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): tf.backend_util.TypedArray;
+/** The wasm backend as this kernel uses it: the heap, and the module that owns its memory. */
+interface WasmModuleBackend extends WasmHeapBackend {
   /** The Emscripten module: its memory is `asm.memory` (or `wasmMemory` in threaded builds). */
   wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
 }
@@ -129,7 +128,7 @@ function sgdFunction(memory: WebAssembly.Memory): SgdFunction | null {
 }
 
 /** The backend's heap memory, or null where this tfjs build does not expose it. */
-function heapMemory(backend: WasmHeapBackend): WebAssembly.Memory | null {
+function heapMemory(backend: WasmModuleBackend): WebAssembly.Memory | null {
   return backend.wasm?.asm?.memory ?? backend.wasm?.wasmMemory ?? null;
 }
 
@@ -141,16 +140,12 @@ function heapMemory(backend: WasmHeapBackend): WebAssembly.Memory | null {
  */
 export function sgdUpdateAvailable(): boolean {
   if (tf.getBackend() !== "wasm" || tf.getKernel(SGD_UPDATE, "wasm") === undefined) return false;
-  const memory = heapMemory(tf.backend() as unknown as WasmHeapBackend);
+  const memory = heapMemory(tf.backend() as unknown as WasmModuleBackend);
   return memory !== null && sgdFunction(memory) !== null;
 }
 
-function sgdUpdate(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
-}): tf.TensorInfo[] {
-  const backend = args.backend as WasmHeapBackend;
+function sgdUpdate(args: KernelArgs): tf.TensorInfo[] {
+  const backend = args.backend as WasmModuleBackend;
   const { learningRate } = args.attrs as unknown as SgdUpdateAttrs;
   const count = Object.keys(args.inputs).length / 2;
   const pairs: [tf.TensorInfo, tf.TensorInfo][] = [];
@@ -192,7 +187,6 @@ function sgdUpdate(args: {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
-import { assemble, loopUntil, OP, SIMD, simd, sleb, T } from "../wasm_asm.ts";
  * import { registerWasmSgdKernel, SGD_UPDATE } from "./wasm_sgd.ts";
  * import assert from "node:assert/strict";
  *
