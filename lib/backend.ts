@@ -9,6 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
+import { BACKEND_ENV, ONEDNN_ENV, readEnv, WASM_THREADS_ENV } from "./env.ts";
 import { registerTrainingKernels } from "./kernels/register.ts";
 import { enableWasmThreads, MAX_WASM_THREADS } from "./kernels/wasm_threads.ts";
 import { type NativeKernels, setNativeKernels } from "./kernels/native.ts";
@@ -21,19 +22,6 @@ export type BackendChoice = BackendName | "auto";
 
 /** Every accepted backend choice, for CLI validation and messages. */
 export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "webgpu", "wasm", "cpu"];
-
-/** Environment variable that overrides the backend choice (a flag overrides it in turn). */
-export const BACKEND_ENV = "BN_BACKEND";
-
-/** Environment variable setting the wasm backend's thread count (1 = single-threaded). */
-export const WASM_THREADS_ENV = "BN_WASM_THREADS";
-
-/**
- * Environment variable for the wasm backend's native kernels (oneDNN through Deno's FFI:
- * convolutions, BatchNorm, max-pool gradient): `off` keeps everything in wasm; a path names the
- * library; unset looks for it by its usual name and silently does without where it is missing.
- */
-export const ONEDNN_ENV = "BN_ONEDNN";
 
 /** What is known about the WebGPU adapter. */
 export interface AdapterSummary {
@@ -125,18 +113,8 @@ export function parseBackendChoice(value: string, source: string): BackendChoice
   );
 }
 
-function environment(key: string): string | undefined {
-  const deno = (globalThis as { Deno?: { env: { get(key: string): string | undefined } } }).Deno;
-  try {
-    const value = deno?.env.get(key);
-    return value === "" ? undefined : value;
-  } catch {
-    return undefined; // no --allow-env: the variable cannot be read, so it cannot be set either
-  }
-}
-
 function backendFromEnvironment(): BackendChoice | undefined {
-  const value = environment(BACKEND_ENV);
+  const value = readEnv(BACKEND_ENV);
   return value === undefined ? undefined : parseBackendChoice(value, BACKEND_ENV);
 }
 
@@ -223,7 +201,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   let nativeKernels: string | null = null;
   setNativeKernels(null);
   if (backend === "wasm") {
-    const fromEnv = environment(WASM_THREADS_ENV);
+    const fromEnv = readEnv(WASM_THREADS_ENV);
     const requestedThreads = options.wasmThreads ??
       (fromEnv === undefined ? 1 : parseThreadCount(fromEnv, WASM_THREADS_ENV));
     threads = await startWasm(requestedThreads);
@@ -248,7 +226,7 @@ const openedOneDnn = new Map<string, NativeKernels>();
  * @returns The library's description, or null where everything stays in wasm.
  */
 async function startOneDnn(option: boolean | string | undefined): Promise<string | null> {
-  const fromEnv = environment(ONEDNN_ENV);
+  const fromEnv = readEnv(ONEDNN_ENV);
   const setting = option ?? (fromEnv === undefined ? true : fromEnv === "off" ? false : fromEnv);
   if (setting === false) return null;
   const deno = (globalThis as { Deno?: { dlopen?: unknown } }).Deno;

@@ -14,12 +14,12 @@
  */
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { BACKEND_CHOICES, BACKEND_ENV, parseBackendChoice } from "../lib/backend.ts";
+import { BACKEND_CHOICES, parseBackendChoice } from "../lib/backend.ts";
+import { BACKEND_ENV, FORCE_ENV, readEnv, SCALE_ENV } from "../lib/env.ts";
 import { ensureCifar10 } from "../lib/data/download.ts";
 import { defaultGalleryPaths, hasFigures, writeGallery } from "../lib/figures/gallery_files.ts";
-import { figuresDir, REPO_ROOT } from "../lib/figures/provenance.ts";
-import { parseScale, type Scale, SCALES } from "../lib/figures/scale.ts";
-import { FORCE_ENV, SCALE_ENV } from "../lib/notebook/config.ts";
+import { figuresDir, REPO_ROOT } from "../lib/paths.ts";
+import { parseScale, type Scale, SCALES } from "../lib/scale.ts";
 import { figureStem, notebookModule, parseNotebook } from "../lib/notebook/notebook.ts";
 
 const USAGE = `Rebuild figures by running the figure notebooks headless.
@@ -129,7 +129,7 @@ async function main(args: readonly string[]): Promise<number> {
   let scale: Scale;
   const backend = values.backend;
   try {
-    const raw = values.scale ?? Deno.env.get(SCALE_ENV) ?? "quick";
+    const raw = values.scale ?? readEnv(SCALE_ENV) ?? "quick";
     scale = parseScale(raw, values.scale === undefined ? SCALE_ENV : "--scale");
     if (backend !== undefined) parseBackendChoice(backend, "--backend");
   } catch (error) {

@@ -12,7 +12,7 @@
 import { extname, join, normalize } from "node:path";
 import { parseArgs } from "node:util";
 import { defaultGalleryPaths, writeGallery } from "../lib/figures/gallery_files.ts";
-import { REPO_ROOT } from "../lib/figures/provenance.ts";
+import { REPO_ROOT } from "../lib/paths.ts";
 
 const USAGE = `Write figures/index.html, the interactive figure gallery.
 

@@ -11,9 +11,9 @@ import { parseArgs } from "node:util";
 import { BACKEND_CHOICES, formatBackend, initBackend, parseBackendChoice } from "../lib/backend.ts";
 import { ensureCifar10 } from "../lib/data/download.ts";
 import { jobsFor, STORED_FIGURES, type StoredFigure } from "../lib/experiments/all_jobs.ts";
-import { jobId, runFolderName, type TrainingJob } from "../lib/experiments/job.ts";
-import { runJob } from "../lib/experiments/run_job.ts";
-import { parseScale, SCALES } from "../lib/figures/scale.ts";
+import { jobId, runFolderName, type TrainingJob } from "../lib/run/job.ts";
+import { runJob } from "../lib/run/run_job.ts";
+import { parseScale, SCALES } from "../lib/scale.ts";
 import { openStore, type ResultStore } from "../lib/store/mod.ts";
 
 const USAGE = `Usage: deno task jobs [options]

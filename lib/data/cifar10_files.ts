@@ -9,8 +9,7 @@
  *
  * @module
  */
-import { dirname, isAbsolute, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import {
   CIFAR10_MANIFEST,
   CIFAR10_RECORD_BYTES,
@@ -21,19 +20,12 @@ import {
   parseSha256Sums,
   sha256Hex,
 } from "./cifar10.ts";
+import { CIFAR10_DIR_ENV, readEnv } from "../env.ts";
+import { repoPath, resolveConfiguredDir } from "../paths.ts";
 import { gunzip } from "./gzip.ts";
 
 /** Records in each file of the committed sample. */
 export const CIFAR10_SAMPLE_RECORDS = 1000;
-
-/**
- * The repository root (two levels above this file).
- *
- * @returns An absolute path.
- */
-export function repoRoot(): string {
-  return dirname(dirname(dirname(fileURLToPath(import.meta.url))));
-}
 
 /**
  * The CIFAR-10 folder: `CIFAR10_DIR` if set (a relative path is taken from the repository
@@ -44,10 +36,9 @@ export function repoRoot(): string {
  * @returns An absolute path (which may not exist yet).
  */
 export function resolveCifar10Dir(
-  cifar10Dir: string | null = Deno.env.get("CIFAR10_DIR") ?? null,
+  cifar10Dir: string | null = readEnv(CIFAR10_DIR_ENV) ?? null,
 ): string {
-  if (cifar10Dir === null || cifar10Dir === "") return join(repoRoot(), "data", "cifar10");
-  return isAbsolute(cifar10Dir) ? cifar10Dir : resolve(repoRoot(), cifar10Dir);
+  return resolveConfiguredDir(cifar10Dir, ["data", "cifar10"]);
 }
 
 /**
@@ -56,7 +47,7 @@ export function resolveCifar10Dir(
  * @returns An absolute path.
  */
 export function sampleDir(): string {
-  return join(repoRoot(), "data", "cifar10-sample");
+  return repoPath("data", "cifar10-sample");
 }
 
 /** Which part of the data set to load. */
@@ -111,7 +102,7 @@ async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
 }
 
 function missingFolderMessage(dir: string): string {
-  const fromEnv = Deno.env.get("CIFAR10_DIR");
+  const fromEnv = readEnv(CIFAR10_DIR_ENV);
   const origin = fromEnv === undefined || fromEnv === ""
     ? "CIFAR10_DIR is not set, so the default folder is used"
     : `from CIFAR10_DIR=${fromEnv}`;

@@ -5,11 +5,11 @@
  *
  * @module
  */
-import type { Scale } from "../figures/scale.ts";
+import type { Scale } from "../scale.ts";
 import { dlnJobs } from "./dln.ts";
 import { icsJobs } from "./ics.ts";
 import { icsDefinitionsJobs } from "./ics_definitions.ts";
-import { canonicalJson, type TrainingJob } from "./job.ts";
+import { canonicalJson, type TrainingJob } from "../run/job.ts";
 import { landscapeJobs } from "./landscape.ts";
 import { lpNormsJobs } from "./lp_norms.ts";
 import { trainingConfig, trainingJobs } from "./training.ts";

@@ -18,17 +18,23 @@
  *
  * @module
  */
-import type { Scale } from "../figures/scale.ts";
-import { type AggregateRow, aggregateSeeds, type Series } from "../figures/aggregate.ts";
+import type { Scale } from "../scale.ts";
+import {
+  type AggregateRow,
+  aggregateSeeds,
+  divergedSeedsNote,
+  finiteMean,
+  groupRuns,
+  learningRateExponent,
+  type Series,
+  storedNumber,
+} from "./analysis.ts";
 import type { IcsResult } from "../measure/ics.ts";
 import { DLN_ETA_GRID, etaGrid, type EtaGridOptions } from "../measure/landscape.ts";
 import { DLN_ICS_LAYERS } from "../models/layer_map.ts";
 import type { Normalization } from "../models/types.ts";
-import type { TrainingJob } from "./job.ts";
-import type { RunRecord } from "./run_job.ts";
-import { groupRuns } from "./run_groups.ts";
-
-export { groupRuns, type RunGroup } from "./run_groups.ts";
+import type { TrainingJob } from "../run/job.ts";
+import type { RunRecord } from "../run/run_job.ts";
 
 /** Settings of the DLN runs at one scale. */
 export interface DlnConfig {
@@ -218,27 +224,8 @@ export function dlnScaleNote(scale: Scale): string {
 }
 
 /** Short label of a learning rate, e.g. "1e-6". */
-export function lrLabel(learningRate: number): string {
-  return learningRate.toExponential().replace(/\.?0*e/, "e").replace("e+", "e");
-}
 
 /** A stored number: JSON turned NaN and infinities into null; they come back as NaN. */
-export function storedNumber(value: unknown): number {
-  return typeof value === "number" ? value : NaN;
-}
-
-/**
- * "diverged at step k (seed s)" for each diverged run of a group, or null when none diverged.
- *
- * @param records Runs of one group.
- * @returns The label, or null.
- */
-export function divergedNote(records: readonly RunRecord[]): string | null {
-  const notes = records.filter((r) => r.divergedAt !== null).map((r) =>
-    `diverged at step ${r.divergedAt} (seed ${r.job.seeds.init})`
-  );
-  return notes.length === 0 ? null : notes.join("; ");
-}
 
 /** One training-loss point over seeds. */
 export interface LossRow {
@@ -279,10 +266,10 @@ export function lossRows(
     const rows = aggregateSeeds(series);
     const last = rows.length === 0 ? 0 : rows[rows.length - 1]!.x;
     const stride = Math.max(1, Math.ceil(rows.length / points));
-    const diverged = divergedNote(group.records);
+    const diverged = divergedSeedsNote(group.records);
     return rows.filter((row, i) => i % stride === 0 || row.x === last).map((row) => ({
       normalization: group.normalization,
-      lr: lrLabel(group.learningRate),
+      lr: learningRateExponent(group.learningRate),
       step: row.x,
       loss: row.mean,
       lossMin: row.min,
@@ -347,7 +334,7 @@ export function icsRows(records: readonly RunRecord[]): IcsRow[] {
     const layers = [
       ...new Set(group.records.flatMap((r) => r.job.measurements?.ics?.layers ?? [])),
     ];
-    const diverged = divergedNote(group.records);
+    const diverged = divergedSeedsNote(group.records);
     return layers.flatMap((layer) => {
       const series = (value: (r: IcsResult) => number) => (record: RunRecord): Series => {
         const lines = record.measurements.filter((m) => m.kind === "ics");
@@ -371,7 +358,7 @@ export function icsRows(records: readonly RunRecord[]): IcsRow[] {
         const g = normG[i]!.mean;
         return {
           normalization: group.normalization,
-          lr: lrLabel(group.learningRate),
+          lr: learningRateExponent(group.learningRate),
           layer: `#${layer}`,
           step: row.x,
           l2: row.mean,
@@ -438,10 +425,10 @@ export function landscapeRows(records: readonly RunRecord[]): LandscapeRow[] {
     const gradientLow = aggregateAt(group.records, series((v) => v.gradientChange[0]));
     const gradientHigh = aggregateAt(group.records, series((v) => v.gradientChange[1]));
     const beta = aggregateAt(group.records, series((v) => v.betaSmoothness));
-    const diverged = divergedNote(group.records);
+    const diverged = divergedSeedsNote(group.records);
     return lossLow.map((row, i) => ({
       normalization: group.normalization,
-      lr: lrLabel(group.learningRate),
+      lr: learningRateExponent(group.learningRate),
       step: row.x,
       lossLow: row.mean,
       lossHigh: lossHigh[i]!.mean,
@@ -510,11 +497,6 @@ export interface DlnFigureRows {
   key: DlnKeyNumbers;
 }
 
-function mean(values: readonly (number | null)[]): number | null {
-  const finite = values.filter((v): v is number => v !== null && Number.isFinite(v));
-  return finite.length === 0 ? null : finite.reduce((s, v) => s + v, 0) / finite.length;
-}
-
 function byStep<T extends { step: number }>(
   rows: readonly T[],
   value: (row: T) => number | null,
@@ -542,10 +524,10 @@ export function dlnRows(records: readonly RunRecord[]): DlnFigureRows {
     return {
       lr,
       layer,
-      cosineStandard: mean(standard.map((r) => r.cosine)),
-      cosineBatchnorm: mean(bn.map((r) => r.cosine)),
+      cosineStandard: finiteMean(standard.map((r) => r.cosine)),
+      cosineBatchnorm: finiteMean(bn.map((r) => r.cosine)),
       l2Ratio: meanRatio(byStep(bn, (r) => r.l2), byStep(standard, (r) => r.l2)),
-      relativeStandard: mean(standard.map((r) => r.relative)),
+      relativeStandard: finiteMean(standard.map((r) => r.relative)),
     };
   });
   const land = (n: Normalization) => landscape.filter((r) => r.normalization === n);
@@ -554,11 +536,11 @@ export function dlnRows(records: readonly RunRecord[]): DlnFigureRows {
   const finalLoss = groupRuns(records).map((g) => {
     const rows = loss.filter((r) =>
       r.normalization === g.normalization &&
-      r.lr === lrLabel(g.learningRate)
+      r.lr === learningRateExponent(g.learningRate)
     );
     return {
       normalization: g.normalization,
-      lr: lrLabel(g.learningRate),
+      lr: learningRateExponent(g.learningRate),
       loss: rows.length === 0 ? null : rows[rows.length - 1]!.loss,
     };
   });
@@ -581,7 +563,7 @@ export function dlnRows(records: readonly RunRecord[]): DlnFigureRows {
         ),
       },
       finalLoss,
-      diverged: groupRuns(records).map((g) => divergedNote(g.records)).filter(
+      diverged: groupRuns(records).map((g) => divergedSeedsNote(g.records)).filter(
         (n): n is string => n !== null,
       ),
     },

@@ -13,15 +13,20 @@
  *
  * @module
  */
-import { aggregateSeeds } from "../figures/aggregate.ts";
-import type { Scale } from "../figures/scale.ts";
+import {
+  aggregateSeeds,
+  divergedLabel,
+  finiteMedian,
+  groupRuns,
+  learningRateLabel,
+} from "./analysis.ts";
+import type { Scale } from "../scale.ts";
 import { etaGrid, type EtaGridOptions, VGG_ETA_GRID } from "../measure/landscape.ts";
 import type { IcsResult } from "../measure/ics.ts";
 import { VGG_ICS_LAYERS } from "../models/layer_map.ts";
 import type { Normalization } from "../models/types.ts";
-import type { RunRecord } from "./run_job.ts";
-import type { TrainingJob } from "./job.ts";
-import { groupRuns } from "./run_groups.ts";
+import type { RunRecord } from "../run/run_job.ts";
+import type { TrainingJob } from "../run/job.ts";
 import {
   SCHEDULE_VGG_RUNS,
   sharedVggJob,
@@ -29,8 +34,6 @@ import {
   vggRunBase,
   type VggRunSettings,
 } from "./schedule.ts";
-
-export { groupRuns } from "./run_groups.ts";
 
 /** Settings of the VGG measurement runs at one scale (shared by `ics` and the landscape figures). */
 export interface VggMeasureConfig extends VggRunSettings {
@@ -321,32 +324,6 @@ export function icsLayerLabel(layer: number): string {
   return mapping === undefined ? `layer ${layer}` : `${mapping.name} (paper #${mapping.paper})`;
 }
 
-/**
- * The learning rate as a label.
- *
- * @param learningRate eta.
- * @returns E.g. "lr 0.1".
- */
-export function learningRateLabel(learningRate: number): string {
-  return `lr ${learningRate}`;
-}
-
-/**
- * Which runs of a group diverged, as a label, or null when none did: e.g. "2 of 3 seeds
- * diverged (at steps 37, 52)".
- *
- * @param records The runs of one configuration (one per seed).
- * @returns The label or null.
- */
-export function divergedLabel(records: readonly RunRecord[]): string | null {
-  const at = records.map((r) => r.divergedAt).filter((s): s is number => s !== null);
-  if (at.length === 0) return null;
-  const steps = at.sort((a, b) => a - b).join(", ");
-  return `${at.length} of ${records.length} seeds diverged (at step${
-    at.length === 1 ? "" : "s"
-  } ${steps})`;
-}
-
 /** One row of the ICS figure: a configuration, layer and step, aggregated over seeds. */
 export interface IcsRow {
   [field: string]: string | number | null;
@@ -392,28 +369,6 @@ export interface IcsKeyNumber {
 export interface IcsSummary {
   rows: IcsRow[];
   keyNumbers: IcsKeyNumber[];
-}
-
-/**
- * The median of the finite values, or null when there are none.
- *
- * @param values Any numbers.
- * @returns The median.
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { median } from "./ics.ts";
- *
- * assert.equal(median([3, NaN, 1, null, 2, 10]), 2.5);
- * assert.equal(median([null]), null);
- * ```
- */
-export function median(values: readonly (number | null)[]): number | null {
-  const finite = values.filter((v): v is number => v !== null && Number.isFinite(v))
-    .sort((a, b) => a - b);
-  const n = finite.length;
-  if (n === 0) return null;
-  return n % 2 === 1 ? finite[(n - 1) / 2]! : (finite[n / 2 - 1]! + finite[n / 2]!) / 2;
 }
 
 /** The ICS values of one run and layer as series over the measured steps. */
@@ -476,8 +431,8 @@ export function icsRows(records: readonly RunRecord[]): IcsSummary {
         learningRate: learningRateLabel(group.learningRate),
         layer: icsLayerLabel(layer),
         normalization: group.normalization,
-        medianCosine: median(cosine.map((a) => a.mean)),
-        medianL2: median(l2.map((a) => a.mean)),
+        medianCosine: finiteMedian(cosine.map((a) => a.mean)),
+        medianL2: finiteMedian(l2.map((a) => a.mean)),
         l2RatioToStandard: null,
         diverged,
       });

@@ -22,13 +22,13 @@
  * @module
  */
 import type { MeasurementLine } from "../store/mod.ts";
-import { aggregateSeeds } from "../figures/aggregate.ts";
-import type { Scale } from "../figures/scale.ts";
+import { aggregateSeeds, mean } from "./analysis.ts";
+import type { Scale } from "../scale.ts";
 import { type LayerMoments, momentDrift } from "../measure/activations.ts";
 import type { IcsResult } from "../measure/ics.ts";
 import { VGG_ACTIVATION_LAYERS, VGG_ICS_LAYERS } from "../models/layer_map.ts";
-import type { TrainingJob } from "./job.ts";
-import type { RunRecord } from "./run_job.ts";
+import type { TrainingJob } from "../run/job.ts";
+import type { RunRecord } from "../run/run_job.ts";
 
 /** The two network depths of the grid. */
 export type IcsDepth = "shallow" | "deep";
@@ -305,10 +305,6 @@ interface ActivationValue {
   layer: number;
   preNorm: { moments: LayerMoments };
   postNorm: { moments: LayerMoments };
-}
-
-function mean(values: readonly number[]): number {
-  return values.length === 0 ? NaN : values.reduce((s, v) => s + v, 0) / values.length;
 }
 
 /**

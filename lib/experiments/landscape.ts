@@ -13,21 +13,19 @@
  *
  * @module
  */
-import { aggregateSeeds, type Series } from "../figures/aggregate.ts";
-import type { Scale } from "../figures/scale.ts";
-import type { LandscapeResult } from "../measure/landscape.ts";
-import type { Normalization } from "../models/types.ts";
 import {
-  carriesLandscape,
+  aggregateSeeds,
   divergedLabel,
   groupRuns,
-  icsJobs,
   learningRateLabel,
-  VGG_MEASURE_CONFIGS,
-  type VggMeasureConfig,
-} from "./ics.ts";
-import type { TrainingJob } from "./job.ts";
-import type { RunRecord } from "./run_job.ts";
+  type Series,
+} from "./analysis.ts";
+import type { Scale } from "../scale.ts";
+import type { LandscapeResult } from "../measure/landscape.ts";
+import type { Normalization } from "../models/types.ts";
+import { carriesLandscape, icsJobs, VGG_MEASURE_CONFIGS, type VggMeasureConfig } from "./ics.ts";
+import type { TrainingJob } from "../run/job.ts";
+import type { RunRecord } from "../run/run_job.ts";
 
 /** What the landscape figures take from a scale's shared run settings. */
 export interface LandscapeConfig {

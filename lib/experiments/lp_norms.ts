@@ -11,7 +11,8 @@
  *
  * @module
  */
-import type { Scale } from "../figures/scale.ts";
+import type { Scale } from "../scale.ts";
+import { groupRuns } from "./analysis.ts";
 import { etaGrid, type EtaGridOptions, VGG_ETA_GRID } from "../measure/landscape.ts";
 import type { Normalization } from "../models/types.ts";
 import {
@@ -19,15 +20,14 @@ import {
   type DlnConfig,
   dlnJob,
   dlnScaleNote,
-  groupRuns,
   type LandscapeRow,
   landscapeRows,
   type LossRow,
   lossRows,
   meanRatio,
 } from "./dln.ts";
-import type { TrainingJob } from "./job.ts";
-import type { RunRecord } from "./run_job.ts";
+import type { TrainingJob } from "../run/job.ts";
+import type { RunRecord } from "../run/run_job.ts";
 import {
   SCHEDULE_VGG_RUNS,
   sharedVggJob,

@@ -17,7 +17,7 @@
 import { etaGrid, type EtaGridOptions, VGG_ETA_GRID } from "../measure/landscape.ts";
 import { VGG_ACTIVATION_LAYERS, VGG_ICS_LAYERS } from "../models/layer_map.ts";
 import type { Normalization } from "../models/types.ts";
-import type { TrainingJob } from "./job.ts";
+import type { TrainingJob } from "../run/job.ts";
 
 /** The network and schedule of a VGG run, as every VGG figure's config states them. */
 export interface VggRunSettings {

@@ -10,13 +10,13 @@
  *
  * @module
  */
-import { type AggregateRow, aggregateSeeds, movingAverage } from "../figures/aggregate.ts";
-import type { Scale } from "../figures/scale.ts";
+import { type AggregateRow, aggregateSeeds, movingAverage } from "./analysis.ts";
+import type { Scale } from "../scale.ts";
 import { DEFAULT_QUANTILES, type UnitStats } from "../measure/activations.ts";
 import { VGG_ACTIVATION_LAYERS } from "../models/layer_map.ts";
 import type { Normalization } from "../models/types.ts";
-import type { TrainingJob } from "./job.ts";
-import type { RunRecord } from "./run_job.ts";
+import type { TrainingJob } from "../run/job.ts";
+import type { RunRecord } from "../run/run_job.ts";
 import {
   SCHEDULE_VGG_RUNS,
   sharedVggJob,

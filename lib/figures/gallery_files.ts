@@ -8,7 +8,7 @@
 import { basename, dirname, join } from "node:path";
 import { figureStem } from "../notebook/notebook.ts";
 import { type GalleryFigure, galleryHtml, parseVerdicts, verdictsFor } from "./gallery.ts";
-import { REPO_ROOT } from "./provenance.ts";
+import { REPO_ROOT } from "../paths.ts";
 import type { VegaLiteSpec } from "./spec.ts";
 import { writeAtomic } from "../store/store_files.ts";
 

@@ -10,12 +10,12 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { dirname, isAbsolute, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
 import type { BackendInfo } from "../backend.ts";
 import { figureSettings } from "../notebook/config.ts";
+import { figuresDir, REPO_ROOT, repoPath } from "../paths.ts";
 import { renderSvg } from "./render.ts";
-import { scaleRank } from "./scale.ts";
+import { scaleRank } from "../scale.ts";
 import {
   jsonProblems,
   type Provenance,
@@ -31,23 +31,8 @@ import {
  */
 export const VEGA_LITE_MIME = "application/vnd.vegalite.v5+json";
 
-/** Absolute path of the repository root (two folders above this module). */
-export const REPO_ROOT: string = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-
 /** Figure stems: kebab-case, e.g. `loss-variation`. */
 const STEM = /^[a-z0-9][a-z0-9-]*$/;
-
-/**
- * The folder figures are written to: `FIGURE_DIR` when set (relative to the repository root),
- * else `figures/` in the repository.
- *
- * @returns An absolute path.
- */
-export function figuresDir(): string {
-  const dir = figureSettings().figureDir;
-  if (dir === null) return join(REPO_ROOT, "figures");
-  return isAbsolute(dir) ? dir : resolve(REPO_ROOT, dir);
-}
 
 /** Git state of the working tree. */
 export interface GitState {
@@ -436,7 +421,7 @@ export async function writeFigure(
     const shadowDir = options.shadowDir !== undefined
       ? options.shadowDir
       : defaultDir
-      ? join(REPO_ROOT, "data", "runs", "figures")
+      ? repoPath("data", "runs", "figures")
       : null;
     if (shadowDir === null) {
       say(`figure ${stem}: not written: ${reason}`);

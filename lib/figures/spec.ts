@@ -12,7 +12,7 @@
  * @module
  */
 import type { TopLevelSpec } from "vega-lite";
-import { isScale, type Scale } from "./scale.ts";
+import { isScale, type Scale } from "../scale.ts";
 
 /** A Vega-Lite spec (any top-level kind: unit, layer, facet, concat). */
 export type VegaLiteSpec = TopLevelSpec;

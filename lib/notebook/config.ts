@@ -9,17 +9,9 @@
  *
  * @module
  */
-import { BACKEND_ENV, type BackendChoice, parseBackendChoice } from "../backend.ts";
-import { DEFAULT_SCALE, parseScale, type Scale } from "../figures/scale.ts";
-
-/** Environment variable that sets the scale (`smoke`, `quick`, `long` or `paper`). */
-export const SCALE_ENV = "FIGURE_SCALE";
-
-/** Environment variable that allows replacing a figure of a larger scale (`1`/`true`). */
-export const FORCE_ENV = "FIGURE_FORCE";
-
-/** Environment variable that redirects figure files (tests point it at a temporary folder). */
-export const FIGURE_DIR_ENV = "FIGURE_DIR";
+import { type BackendChoice, parseBackendChoice } from "../backend.ts";
+import { BACKEND_ENV, FIGURE_DIR_ENV, FORCE_ENV, readEnv, SCALE_ENV } from "../env.ts";
+import { DEFAULT_SCALE, parseScale, type Scale } from "../scale.ts";
 
 /** What a figure notebook runs with. */
 export interface FigureSettings {
@@ -37,15 +29,6 @@ export interface FigureSettings {
 export interface FigureSettingsOptions {
   /** Variables to read instead of the process environment (tests). */
   env?: Readonly<Record<string, string>>;
-}
-
-function processEnv(key: string): string | undefined {
-  const deno = (globalThis as { Deno?: { env: { get(key: string): string | undefined } } }).Deno;
-  try {
-    return deno?.env.get(key);
-  } catch {
-    return undefined; // no --allow-env: nothing can have been set for this run
-  }
 }
 
 /**
@@ -93,7 +76,7 @@ export function parseFlag(value: string | undefined, source: string): boolean {
  */
 export function figureSettings(options: FigureSettingsOptions = {}): FigureSettings {
   const env = options.env;
-  const get = env === undefined ? processEnv : (key: string) => env[key];
+  const get = env === undefined ? readEnv : (key: string) => env[key];
   const scale = get(SCALE_ENV);
   const backend = get(BACKEND_ENV);
   const dir = get(FIGURE_DIR_ENV);

@@ -22,15 +22,13 @@
  *
  * @module
  */
-import { basename, dirname, isAbsolute, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { canonicalJson, runFolderName, type TrainingJob } from "../experiments/job.ts";
+import { basename, dirname, join, resolve } from "node:path";
+import { readEnv, RUNS_DIR_ENV } from "../env.ts";
+import { resolveConfiguredDir } from "../paths.ts";
+import { canonicalJson, runFolderName, type TrainingJob } from "../run/job.ts";
 import type { TrainState } from "../train.ts";
 import { decodeCheckpoint, encodeCheckpoint, restoreState } from "./checkpoint.ts";
 import { formatRecords, fromJson, parseRecords, toJson } from "./ndjson.ts";
-
-/** Environment variable naming the store's root folder. */
-export const RUNS_DIR_ENV = "BN_RUNS_DIR";
 
 /** The run files that grow line by line. */
 export type RunLog = "metrics" | "evals" | "measurements";
@@ -113,11 +111,9 @@ const KEEP_CHECKPOINTS = 2;
  * @returns An absolute path.
  */
 export function resolveRunsDir(
-  value: string | null = Deno.env.get(RUNS_DIR_ENV) ?? null,
+  value: string | null = readEnv(RUNS_DIR_ENV) ?? null,
 ): string {
-  const repo = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
-  if (value === null || value === "") return join(repo, "data", "runs");
-  return isAbsolute(value) ? value : resolve(repo, value);
+  return resolveConfiguredDir(value, ["data", "runs"]);
 }
 
 /** Is a process with this id running here? (Linux: /proc; zombies count as dead.) */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { REPO_ROOT } from "../../lib/paths.ts";
 import { join } from "node:path";
 import {
   channelStats,
@@ -13,7 +14,6 @@ import {
   loadCifar10Sample,
   readCifar10File,
   readSampleManifest,
-  repoRoot,
   resolveCifar10Dir,
   sampleDir,
   verifyCifar10Dir,
@@ -50,7 +50,7 @@ async function withSmallSet(
 }
 
 Deno.test("resolveCifar10Dir() takes CIFAR10_DIR from the repository root", () => {
-  assert.equal(repoRoot(), REPO);
+  assert.equal(REPO_ROOT, REPO);
   assert.equal(resolveCifar10Dir(null), join(REPO, "data", "cifar10"));
   assert.equal(resolveCifar10Dir(""), join(REPO, "data", "cifar10"));
   assert.equal(resolveCifar10Dir("/abs/cifar"), "/abs/cifar");

@@ -3,8 +3,8 @@
  *
  * @module
  */
-import type { TrainingJob } from "../../lib/experiments/job.ts";
-import type { RunRecord } from "../../lib/experiments/run_job.ts";
+import type { TrainingJob } from "../../lib/run/job.ts";
+import type { RunRecord } from "../../lib/run/run_job.ts";
 import type { MeasurementLine } from "../../lib/store/mod.ts";
 
 /** A hand-made record: a job plus given losses and measurements. */

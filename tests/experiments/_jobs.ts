@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { TrainingJob } from "../../lib/experiments/job.ts";
+import type { TrainingJob } from "../../lib/run/job.ts";
 
 /** A 4-layer, 3-wide DLN with BatchNorm on 16 samples: 40 steps take well under a second. */
 export function tinyDlnJob(overrides: Partial<TrainingJob> = {}): TrainingJob {

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { TrainingJob } from "../../lib/experiments/job.ts";
-import type { RunRecord } from "../../lib/experiments/run_job.ts";
+import type { TrainingJob } from "../../lib/run/job.ts";
+import type { RunRecord } from "../../lib/run/run_job.ts";
 import type { MeasurementLine } from "../../lib/store/mod.ts";
 
 /** A finished (or diverged) run with the given measurements, as runJob would read it back. */

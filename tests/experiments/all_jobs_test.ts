@@ -7,9 +7,9 @@ import {
 } from "../../lib/experiments/all_jobs.ts";
 import { dlnJobs } from "../../lib/experiments/dln.ts";
 import { icsJobs } from "../../lib/experiments/ics.ts";
-import { canonicalJson, validateJob } from "../../lib/experiments/job.ts";
+import { canonicalJson, validateJob } from "../../lib/run/job.ts";
 import { lpNormsJobs } from "../../lib/experiments/lp_norms.ts";
-import { SCALES } from "../../lib/figures/scale.ts";
+import { SCALES } from "../../lib/scale.ts";
 
 Deno.test("jobsFor() lists every figure's valid jobs once, sharing runs between figures", () => {
   for (const scale of SCALES) {

@@ -5,12 +5,12 @@ import {
   dlnJobs,
   dlnRows,
   ICS_FLOAT32_FLOOR,
-  lrLabel,
 } from "../../lib/experiments/dln.ts";
-import { type TrainingJob, validateJob } from "../../lib/experiments/job.ts";
+import { learningRateExponent } from "../../lib/experiments/analysis.ts";
+import { type TrainingJob, validateJob } from "../../lib/run/job.ts";
 import { dlnSpec } from "../../lib/figures/dln.ts";
 import { renderSvg } from "../../lib/figures/render.ts";
-import { SCALES } from "../../lib/figures/scale.ts";
+import { SCALES } from "../../lib/scale.ts";
 import type { MeasurementLine } from "../../lib/store/mod.ts";
 import { fakeRecord } from "./_dln_records.ts";
 
@@ -66,10 +66,10 @@ Deno.test("dlnJobs('paper') follows PROTOCOL.md", () => {
   assert.equal(DLN_PAPER.landscapeLearningRate, 1e-6);
 });
 
-Deno.test("lrLabel() writes short exponents", () => {
-  assert.equal(lrLabel(1e-6), "1e-6");
-  assert.equal(lrLabel(1e-7), "1e-7");
-  assert.equal(lrLabel(0.1), "1e-1");
+Deno.test("learningRateExponent() writes short exponents", () => {
+  assert.equal(learningRateExponent(1e-6), "1e-6");
+  assert.equal(learningRateExponent(1e-7), "1e-7");
+  assert.equal(learningRateExponent(0.1), "1e-1");
 });
 
 /** A smoke job measuring ICS of layer 9 only (the fakes carry values of that layer). */

@@ -10,10 +10,10 @@ import {
   scaleNote,
   summarizeRun,
 } from "../../lib/experiments/ics_definitions.ts";
-import { validateJob } from "../../lib/experiments/job.ts";
+import { validateJob } from "../../lib/run/job.ts";
 import { icsDefinitionsSpec } from "../../lib/figures/ics_definitions.ts";
 import { renderSvg } from "../../lib/figures/render.ts";
-import { SCALES } from "../../lib/figures/scale.ts";
+import { SCALES } from "../../lib/scale.ts";
 import type { MeasurementLine } from "../../lib/store/mod.ts";
 
 Deno.test("icsDefinitionsJobs() gives valid jobs at every scale", async (t) => {

@@ -1,17 +1,16 @@
 import assert from "node:assert/strict";
+import { divergedLabel, finiteMedian } from "../../lib/experiments/analysis.ts";
 import {
-  divergedLabel,
   icsJobs,
   icsRows,
-  median,
   scaleNote,
   VGG_MEASURE_CONFIGS,
   vggMeasureJob,
 } from "../../lib/experiments/ics.ts";
-import { jobId, validateJob } from "../../lib/experiments/job.ts";
+import { jobId, validateJob } from "../../lib/run/job.ts";
 import { icsFigure } from "../../lib/figures/ics.ts";
 import { renderSvg } from "../../lib/figures/render.ts";
-import { SCALES } from "../../lib/figures/scale.ts";
+import { SCALES } from "../../lib/scale.ts";
 import type { IcsResult } from "../../lib/measure/ics.ts";
 import { createNetwork } from "../../lib/models/mod.ts";
 import type { MeasurementLine } from "../../lib/store/mod.ts";
@@ -105,10 +104,10 @@ Deno.test("scaleNote() states width, batch, steps, data and seeds", () => {
   assert.match(scaleNote("paper"), /^PROTOCOL\.md settings: VGG width 1, batch 128, 15,000 steps/);
 });
 
-Deno.test("median() of finite values, null when none", () => {
-  assert.equal(median([3, 1, 2]), 2);
-  assert.equal(median([4, 1, null, 2, NaN, 3]), 2.5);
-  assert.equal(median([null, NaN]), null);
+Deno.test("finiteMedian() of finite values, null when none", () => {
+  assert.equal(finiteMedian([3, 1, 2]), 2);
+  assert.equal(finiteMedian([4, 1, null, 2, NaN, 3]), 2.5);
+  assert.equal(finiteMedian([null, NaN]), null);
 });
 
 Deno.test("divergedLabel() names the diverged seeds and their steps", () => {

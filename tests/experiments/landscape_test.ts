@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { icsJobs, VGG_MEASURE_CONFIGS, vggMeasureJob } from "../../lib/experiments/ics.ts";
-import { jobId, validateJob } from "../../lib/experiments/job.ts";
+import { jobId, validateJob } from "../../lib/run/job.ts";
 import {
   LANDSCAPE_CONFIGS,
   landscapeJobs,
@@ -11,7 +11,7 @@ import { betaSmoothnessFigure } from "../../lib/figures/beta_smoothness.ts";
 import { gradientPredictivenessFigure } from "../../lib/figures/gradient_predictiveness.ts";
 import { lossVariationFigure } from "../../lib/figures/loss_variation.ts";
 import { renderSvg } from "../../lib/figures/render.ts";
-import { SCALES } from "../../lib/figures/scale.ts";
+import { SCALES } from "../../lib/scale.ts";
 import type { LandscapeResult } from "../../lib/measure/landscape.ts";
 import type { MeasurementLine } from "../../lib/store/mod.ts";
 import { fakeRecord } from "./_records.ts";

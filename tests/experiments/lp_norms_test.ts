@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { dlnJobs } from "../../lib/experiments/dln.ts";
-import { jobId, validateJob } from "../../lib/experiments/job.ts";
+import { jobId, validateJob } from "../../lib/run/job.ts";
 import {
   LP_NORMS_CONFIGS,
   lpNormsJobs,
@@ -9,7 +9,7 @@ import {
 } from "../../lib/experiments/lp_norms.ts";
 import { lpNormsSpec } from "../../lib/figures/lp_norms.ts";
 import { renderSvg } from "../../lib/figures/render.ts";
-import { SCALES } from "../../lib/figures/scale.ts";
+import { SCALES } from "../../lib/scale.ts";
 import type { Normalization } from "../../lib/models/types.ts";
 import { fakeRecord } from "./_dln_records.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { validateJob } from "../../lib/experiments/job.ts";
-import type { RunRecord } from "../../lib/experiments/run_job.ts";
+import { validateJob } from "../../lib/run/job.ts";
+import type { RunRecord } from "../../lib/run/run_job.ts";
 import {
   ACTIVATION_BANDS,
   bandLabel,
@@ -14,7 +14,7 @@ import {
   trainingResults,
 } from "../../lib/experiments/training.ts";
 import { renderSvg, validateSpec } from "../../lib/figures/render.ts";
-import { SCALES } from "../../lib/figures/scale.ts";
+import { SCALES } from "../../lib/scale.ts";
 import { trainingFigure } from "../../lib/figures/training.ts";
 import { DEFAULT_QUANTILES } from "../../lib/measure/activations.ts";
 import type { Normalization } from "../../lib/models/types.ts";

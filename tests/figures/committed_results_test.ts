@@ -16,9 +16,9 @@ import {
 } from "../../lib/experiments/landscape.ts";
 import { LP_NORMS_CONFIGS, lpNormsJobs, lpNormsRows } from "../../lib/experiments/lp_norms.ts";
 import { icsDefinitionsJobs, icsDefinitionsRows } from "../../lib/experiments/ics_definitions.ts";
-import { loadRun, type RunRecord } from "../../lib/experiments/run_job.ts";
-import type { TrainingJob } from "../../lib/experiments/job.ts";
-import { isScale, type Scale } from "../../lib/figures/scale.ts";
+import { loadRun, type RunRecord } from "../../lib/run/run_job.ts";
+import type { TrainingJob } from "../../lib/run/job.ts";
+import { isScale, type Scale } from "../../lib/scale.ts";
 import { openStore } from "../../lib/store/mod.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;

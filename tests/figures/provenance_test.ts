@@ -9,10 +9,10 @@ import {
   figurePaths,
   gitState,
   inJupyter,
-  REPO_ROOT,
   writeFigure,
 } from "../../lib/figures/provenance.ts";
-import type { Scale } from "../../lib/figures/scale.ts";
+import { REPO_ROOT } from "../../lib/paths.ts";
+import type { Scale } from "../../lib/scale.ts";
 import {
   lineChart,
   type Provenance,

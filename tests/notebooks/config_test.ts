@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  FIGURE_DIR_ENV,
-  figureSettings,
-  FORCE_ENV,
-  parseFlag,
-  SCALE_ENV,
-} from "../../lib/notebook/config.ts";
+import { FIGURE_DIR_ENV, FORCE_ENV, SCALE_ENV } from "../../lib/env.ts";
+import { figureSettings, parseFlag } from "../../lib/notebook/config.ts";
 
 Deno.test("figureSettings() defaults to quick, auto backend, no force, the repository's figures/", () => {
   assert.deepEqual(figureSettings({ env: {} }), {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
-import { jobId } from "../../lib/experiments/job.ts";
+import { jobId } from "../../lib/run/job.ts";
 import { openStore, resolveRunsDir, type ResultStore } from "../../lib/store/mod.ts";
 import type { TrainState } from "../../lib/train.ts";
 import { tinyDlnJob } from "../experiments/_jobs.ts";

@@ -10,8 +10,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../lib/backend.ts";
-import { jobId, runFolderName, type TrainingJob } from "../../lib/experiments/job.ts";
-import { loadRun, runJob } from "../../lib/experiments/run_job.ts";
+import { jobId, runFolderName, type TrainingJob } from "../../lib/run/job.ts";
+import { loadRun, runJob } from "../../lib/run/run_job.ts";
 import { measureIcs } from "../../lib/measure/ics.ts";
 import { measureLandscape } from "../../lib/measure/landscape.ts";
 import { createNetwork, dlnProblem } from "../../lib/models/mod.ts";
@@ -26,7 +26,7 @@ import {
 import { loadCifar10Sample } from "../../lib/data/cifar10_files.ts";
 import { CIFAR10_TRAIN_STATS } from "../../lib/data/cifar10.ts";
 import { disposeDeviceSet, uploadImageSet } from "../../lib/data/device_set.ts";
-import { tinyDlnJob, tinyMlpJob } from "./_jobs.ts";
+import { tinyDlnJob, tinyMlpJob } from "../experiments/_jobs.ts";
 
 await initBackend({ backend: "cpu" });
 

@@ -9,10 +9,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { initBackend } from "../../lib/backend.ts";
-import { jobId, runFolderName, type TrainingJob } from "../../lib/experiments/job.ts";
-import { runJob } from "../../lib/experiments/run_job.ts";
+import { jobId, runFolderName, type TrainingJob } from "../../lib/run/job.ts";
+import { runJob } from "../../lib/run/run_job.ts";
 import { openStore } from "../../lib/store/mod.ts";
-import { tinyMlpJob } from "./_jobs.ts";
+import { tinyMlpJob } from "../experiments/_jobs.ts";
 
 await initBackend({ backend: "cpu" });
 

@@ -6,8 +6,8 @@ import {
   runFolderName,
   type TrainingJob,
   validateJob,
-} from "../../lib/experiments/job.ts";
-import { tinyDlnJob, tinyMlpJob } from "./_jobs.ts";
+} from "../../lib/run/job.ts";
+import { tinyDlnJob, tinyMlpJob } from "../experiments/_jobs.ts";
 
 /** A job with one field replaced along a dotted path. */
 function withField(job: TrainingJob, path: string, value: unknown): unknown {

@@ -12,8 +12,8 @@
  */
 import { parseArgs } from "node:util";
 import { type BackendChoice, initBackend, parseBackendChoice } from "../../lib/backend.ts";
-import { validateJob } from "../../lib/experiments/job.ts";
-import { runJob } from "../../lib/experiments/run_job.ts";
+import { validateJob } from "../../lib/run/job.ts";
+import { runJob } from "../../lib/run/run_job.ts";
 import { openStore } from "../../lib/store/mod.ts";
 
 async function main(): Promise<void> {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { aggregateSeeds, movingAverage } from "../../lib/figures/aggregate.ts";
+import { aggregateSeeds, movingAverage } from "../../lib/experiments/analysis.ts";
 
 Deno.test("aggregateSeeds() gives mean, min, max per x and counts non-finite values apart", () => {
   const rows = aggregateSeeds([
