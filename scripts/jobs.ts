@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import { BACKEND_CHOICES, formatBackend, initBackend, parseBackendChoice } from "../lib/backend.ts";
 import { ensureCifar10 } from "../lib/data/download.ts";
-import { jobsFor, STORED_FIGURES, type StoredFigure } from "../lib/experiments/all_jobs.ts";
+import { type FigureStem, jobsFor, STORED_FIGURES } from "../lib/registry.ts";
 import { jobId, runFolderName, type TrainingJob } from "../lib/run/job.ts";
 import { runJob } from "../lib/run/run_job.ts";
 import { parseScale, SCALES } from "../lib/scale.ts";
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
         `Cannot run jobs: unknown figure "${name}", expected one of ${STORED_FIGURES.join(", ")}`,
       );
     }
-    return name as StoredFigure;
+    return name as FigureStem;
   });
   const minutes = values.minutes === undefined ? Infinity : Number(values.minutes);
   if (!(minutes > 0)) {
@@ -145,12 +145,12 @@ function exitWithParent(): void {
 
 /** `--run ID` (started by {@link runWorkers}): computes one run under the parent's lock. */
 async function runAsWorker(
-  jobs: readonly { job: TrainingJob; figures: StoredFigure[] }[],
+  jobs: readonly { job: TrainingJob; figures: FigureStem[] }[],
   folder: string,
   backendFlag: string | undefined,
 ): Promise<void> {
   exitWithParent();
-  let chosen: { job: TrainingJob; figures: StoredFigure[] } | undefined;
+  let chosen: { job: TrainingJob; figures: FigureStem[] } | undefined;
   for (const entry of jobs) {
     if (runFolderName(await jobId(entry.job)) === folder) chosen = entry;
   }
@@ -197,10 +197,10 @@ function workOrder<T extends { job: TrainingJob }>(jobs: readonly T[]): T[] {
  */
 async function runWorkers(
   store: ResultStore,
-  jobs: readonly { job: TrainingJob; figures: StoredFigure[] }[],
+  jobs: readonly { job: TrainingJob; figures: FigureStem[] }[],
   options: { workers: number; minutes: number; args: readonly string[] },
 ): Promise<void> {
-  const pending: { folder: string; figures: StoredFigure[] }[] = [];
+  const pending: { folder: string; figures: FigureStem[] }[] = [];
   for (const { job, figures } of workOrder(jobs)) {
     const id = await jobId(job);
     const state = (await store.readStatus(id))?.state;

@@ -1,6 +1,6 @@
 /**
  * `deno task paper [--check]`: fills the generated blocks of paper.md from the committed figures
- * (`figures/<stem>.vl.json` provenance and `figures/<stem>.results.json`). With `--check`, writes
+ * (`figures/<stem>.vl.json` provenance and its experiment's `figures/<name>.results.json`). With `--check`, writes
  * nothing and exits 1 when a block is stale.
  */
 import { fileURLToPath } from "node:url";
@@ -9,6 +9,7 @@ import { writeAtomic } from "../lib/store/store_files.ts";
 import { fillBlocks } from "../lib/report/blocks.ts";
 import { type BenchReport, type CommittedFigure, REPORT_BLOCKS } from "../lib/report/sections.ts";
 import { provenanceOf } from "../lib/figures/spec.ts";
+import { resultsFileName } from "../lib/registry.ts";
 import type { VegaLiteSpec } from "../lib/figures/spec.ts";
 
 const root = new URL("../", import.meta.url);
@@ -27,7 +28,8 @@ export async function readCommittedFigures(
     if (provenance === null) {
       throw new Error(`Cannot read figure ${stem}: its spec has no provenance`);
     }
-    const results = JSON.parse(await Deno.readTextFile(new URL(`${stem}.results.json`, dir)));
+    // Figures drawn from one experiment share its results file (the landscape's three).
+    const results = JSON.parse(await Deno.readTextFile(new URL(resultsFileName(stem), dir)));
     figures.set(stem, { stem, provenance, results });
   }
   return figures;

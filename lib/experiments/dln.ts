@@ -35,6 +35,7 @@ import { DLN_ICS_LAYERS } from "../models/layer_map.ts";
 import type { Normalization } from "../models/types.ts";
 import type { TrainingJob } from "../run/job.ts";
 import type { RunRecord } from "../run/run_job.ts";
+import { type Experiment, formatKey, runEntries, seedRoles } from "./experiment.ts";
 
 /** Settings of the DLN runs at one scale. */
 export interface DlnConfig {
@@ -569,3 +570,41 @@ export function dlnRows(records: readonly RunRecord[]): DlnFigureRows {
     },
   };
 }
+
+/** The key numbers of the DLN figure as lines of text. */
+function dlnKeyLines(key: DlnKeyNumbers): string[] {
+  const f = formatKey;
+  const lr = key.landscapeRatios;
+  return [
+    ...key.ics.map((k) =>
+      `ICS lr ${k.lr} layer ${k.layer}: mean cos(G, G') standard ${f(k.cosineStandard)}, ` +
+      `BatchNorm ${f(k.cosineBatchnorm)}; ||G - G'|| BatchNorm / standard ${f(k.l2Ratio)}; ` +
+      `standard ||G - G'|| / ||G|| ${f(k.relativeStandard)}`
+    ),
+    `ICS points under the float32 floor: ${(100 * key.atFloorFraction).toFixed(1)}%`,
+    `standard / BatchNorm, mean over measured steps: loss-variation width ${
+      f(lr.lossVariation)
+    }, gradient predictiveness (max over eta) ${f(lr.gradientPredictiveness)}, ` +
+    `beta-smoothness ${f(lr.betaSmoothness)}`,
+    ...key.finalLoss.map((k) => `final loss ${k.normalization} lr ${k.lr}: ${f(k.loss, 4)}`),
+    key.diverged.length === 0 ? "no run diverged" : key.diverged.join("\n"),
+  ];
+}
+
+/** Figures 3b and 12's experiment: ICS and landscape of the deep linear network. */
+export const DLN: Experiment<DlnConfig, DlnFigureRows> = {
+  name: "dln",
+  config: (scale) => DLN_CONFIGS[scale],
+  jobs: dlnJobs,
+  scaleNote: dlnScaleNote,
+  dataSubset: (scale) =>
+    `synthetic: ${DLN_CONFIGS[scale].samples} samples x ~ N(0, I), targets A x, one A per seed`,
+  seeds: (scale) => seedRoles(DLN_CONFIGS[scale].seeds, (k) => `replicate ${k + 1}`),
+  summarize: (records) => dlnRows(records),
+  results: (rows, records) => ({
+    runs: runEntries(records, ["learningRate"]),
+    keyNumbers: rows.key,
+    rows: { ics: rows.ics, landscape: rows.landscape, loss: rows.loss },
+  }),
+  keyLines: (rows) => dlnKeyLines(rows.key),
+};

@@ -27,6 +27,7 @@ import { VGG_ICS_LAYERS } from "../models/layer_map.ts";
 import type { Normalization } from "../models/types.ts";
 import type { RunRecord } from "../run/run_job.ts";
 import type { TrainingJob } from "../run/job.ts";
+import { type Experiment, formatKey, runEntries } from "./experiment.ts";
 import {
   SCHEDULE_VGG_RUNS,
   sharedVggJob,
@@ -449,3 +450,27 @@ export function icsRows(records: readonly RunRecord[]): IcsSummary {
   }
   return { rows, keyNumbers };
 }
+
+/** Figure 3a's experiment: gradient-view ICS of the VGG (Definition 2.1). */
+export const ICS: Experiment<VggMeasureConfig, IcsSummary> = {
+  name: "ics",
+  config: (scale) => VGG_MEASURE_CONFIGS[scale],
+  jobs: icsJobs,
+  scaleNote,
+  dataSubset,
+  seeds: seedRecord,
+  summarize: (records) => icsRows(records),
+  results: (summary, records) => ({
+    runs: runEntries(records, ["learningRate", "finalTestAccuracy"]),
+    keyNumbers: summary.keyNumbers,
+    rows: summary.rows,
+  }),
+  // Medians over the measured steps of the seed means.
+  keyLines: (summary) =>
+    summary.keyNumbers.map((k) =>
+      `${k.learningRate.padEnd(8)} ${k.layer.padEnd(19)} ${k.normalization.padEnd(16)} ` +
+      `median cos(G,G') ${formatKey(k.medianCosine)}  median ||G-G'|| ${formatKey(k.medianL2)}` +
+      (k.l2RatioToStandard === null ? "" : `  (x${formatKey(k.l2RatioToStandard)} of standard)`) +
+      (k.diverged === null ? "" : `  [${k.diverged}]`)
+    ),
+};

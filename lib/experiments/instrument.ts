@@ -10,6 +10,8 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Cifar10Set } from "../data/cifar10.ts";
 import { CIFAR10_TRAIN_STATS } from "../data/cifar10.ts";
+import { loadCifar10Sample } from "../data/cifar10_files.ts";
+import { type Experiment } from "./experiment.ts";
 import { disposeDeviceSet, imageBatchSource, uploadImageSet } from "../data/device_set.ts";
 import { createVgg } from "../models/vgg.ts";
 import type { Normalization, Params } from "../models/types.ts";
@@ -173,3 +175,29 @@ export async function runInstrumentCheck(
   }
   return result;
 }
+
+/**
+ * The instrument check: every measurement on one tiny run per network, the same at every
+ * scale, so a reader can see the instruments work before trusting a long run.
+ */
+export const INSTRUMENT_CHECK: Experiment<InstrumentConfig, InstrumentResult> = {
+  name: "instrument",
+  config: () => INSTRUMENT,
+  jobs: () => [],
+  scaleNote: () => "tiny VGG (width 1/16), 20 steps, batch 64, one seed, at every scale",
+  dataSubset: () => "CIFAR-10 sample: first 1,000 training images",
+  seeds: () => ({ ...INSTRUMENT.seeds }),
+  summarize: async () => runInstrumentCheck((await loadCifar10Sample()).train, INSTRUMENT),
+  results: (result) => ({ result }),
+  keyLines: (result) =>
+    INSTRUMENT.normalizations.map((normalization) => {
+      const ics = result.ics.filter((r) => r.normalization === normalization);
+      const beta = result.betaSmoothness.find((r) => r.normalization === normalization)!;
+      const losses = result.landscape.filter((r) => r.normalization === normalization)
+        .map((r) => r.loss);
+      return `${normalization.padEnd(10)} cos(G,G') layer 5: ${ics[4]!.cosine.toFixed(4)}, ` +
+        `layer 10: ${ics[9]!.cosine.toFixed(4)}; loss range over eta ${
+          Math.min(...losses).toFixed(3)
+        }..${Math.max(...losses).toFixed(3)}; beta-smoothness ${beta.betaSmoothness.toFixed(3)}`;
+    }),
+};

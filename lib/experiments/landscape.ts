@@ -23,9 +23,17 @@ import {
 import type { Scale } from "../scale.ts";
 import type { LandscapeResult } from "../measure/landscape.ts";
 import type { Normalization } from "../models/types.ts";
-import { carriesLandscape, icsJobs, VGG_MEASURE_CONFIGS, type VggMeasureConfig } from "./ics.ts";
+import {
+  carriesLandscape,
+  dataSubset,
+  icsJobs,
+  seedRecord,
+  VGG_MEASURE_CONFIGS,
+  type VggMeasureConfig,
+} from "./ics.ts";
 import type { TrainingJob } from "../run/job.ts";
 import type { RunRecord } from "../run/run_job.ts";
+import { divergedRunsLine, type Experiment, formatKey, runEntries } from "./experiment.ts";
 
 /** What the landscape figures take from a scale's shared run settings. */
 export interface LandscapeConfig {
@@ -290,3 +298,47 @@ export function landscapeRows(
   }
   return { rows, keyNumbers };
 }
+
+/** The key number line of one landscape figure, standard vs BatchNorm at one phase. */
+function landscapeKeyLine(k: LandscapeKeyNumber, stem: string): string {
+  const f = formatKey;
+  const what = stem === "loss-variation"
+    ? `loss band width: standard ${f(k.lossWidthStandard)}, BatchNorm ${
+      f(k.lossWidthBatchnorm)
+    }, standard / BatchNorm ${f(k.lossWidthRatio)}`
+    : stem === "gradient-predictiveness"
+    ? `gradient-change band width: standard ${f(k.gradWidthStandard)}, BatchNorm ${
+      f(k.gradWidthBatchnorm)
+    }, standard / BatchNorm ${f(k.gradWidthRatio)}; upper edges standard / BatchNorm ${
+      f(k.gradHighRatio)
+    }`
+    : `effective beta-smoothness: standard ${f(k.betaStandard)}, BatchNorm ${
+      f(k.betaBatchnorm)
+    }, standard / BatchNorm ${f(k.betaRatio)}`;
+  return `${k.phase.padEnd(6)} step ${String(k.step).padStart(5)}: ${what}` +
+    `; ||g|| standard ${f(k.gradNormStandard)}, BatchNorm ${f(k.gradNormBatchnorm)}`;
+}
+
+/**
+ * Figure 4's experiment: the loss landscape along the gradient (loss variation, gradient
+ * predictiveness, effective beta-smoothness), one results file for its three figures.
+ */
+export const LANDSCAPE: Experiment<LandscapeConfig, LandscapeSummary> = {
+  name: "landscape",
+  config: (scale) => LANDSCAPE_CONFIGS[scale],
+  jobs: landscapeJobs,
+  scaleNote: landscapeScaleNote,
+  dataSubset,
+  seeds: seedRecord,
+  summarize: (records, scale) => landscapeRows(records, LANDSCAPE_CONFIGS[scale].keyFractions),
+  results: (summary, records) => ({
+    runs: runEntries(records, ["learningRate"]),
+    keyNumbers: summary.keyNumbers,
+    rows: summary.rows,
+  }),
+  // Standard vs BatchNorm at early / middle / late steps.
+  keyLines: (summary, records, stem) => [
+    ...summary.keyNumbers.map((k) => landscapeKeyLine(k, stem)),
+    divergedRunsLine(records),
+  ],
+};

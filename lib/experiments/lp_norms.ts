@@ -28,6 +28,7 @@ import {
 } from "./dln.ts";
 import type { TrainingJob } from "../run/job.ts";
 import type { RunRecord } from "../run/run_job.ts";
+import { type Experiment, formatKey, runEntries, seedRoles } from "./experiment.ts";
 import {
   SCHEDULE_VGG_RUNS,
   sharedVggJob,
@@ -376,3 +377,55 @@ export function lpNormsRows(
   });
   return { vggLoss, vggAccuracy, vggLandscape, dlnLoss, dlnLandscape, key };
 }
+
+/**
+ * Figure 14's experiment: the l_p-normalised networks beside BatchNorm, VGG and DLN. Its jobs
+ * are the VGG runs, then the DLN runs.
+ */
+export const LP_NORMS: Experiment<LpNormsConfig, LpNormsRows> = {
+  name: "lp-norms",
+  config: (scale) => LP_NORMS_CONFIGS[scale],
+  jobs: (scale) => {
+    const { vgg, dln } = lpNormsJobs(scale);
+    return [...vgg, ...dln];
+  },
+  scaleNote: lpNormsScaleNote,
+  dataSubset: (scale) => {
+    const c = LP_NORMS_CONFIGS[scale];
+    return (c.vgg.source === "full"
+      ? "CIFAR-10: all 50,000 training images (test accuracy on the 10,000 test images)"
+      : "CIFAR-10 sample: the committed 1,000 training / 1,000 test images") +
+      `; DLN: ${c.dln.samples} synthetic samples per seed`;
+  },
+  seeds: (scale) => seedRoles(LP_NORMS_CONFIGS[scale].seeds, (k) => `replicate ${k + 1}`),
+  summarize: (records, scale) => {
+    const vggCount = lpNormsJobs(scale).vgg.length;
+    return lpNormsRows(records.slice(0, vggCount), records.slice(vggCount), {
+      smoothVggLoss: LP_NORMS_CONFIGS[scale].smoothVggLoss,
+    });
+  },
+  results: (rows, records) => ({
+    runs: runEntries(records, ["arch"]),
+    keyNumbers: rows.key,
+    rows: {
+      vggLoss: rows.vggLoss,
+      vggAccuracy: rows.vggAccuracy,
+      vggLandscape: rows.vggLandscape,
+      dlnLoss: rows.dlnLoss,
+      dlnLandscape: rows.dlnLandscape,
+    },
+  }),
+  // Ratios: mean over measured steps of variant / BatchNorm.
+  keyLines: (rows) =>
+    rows.key.map((k) =>
+      `${k.normalization.padEnd(9)} VGG: final loss ${formatKey(k.vggFinalLoss)}, test acc ${
+        formatKey(k.vggTestAccuracy)
+      }, beta / BN ${formatKey(k.vggBetaVsBatchnorm)}, grad-change / BN ${
+        formatKey(k.vggGradientVsBatchnorm)
+      } | DLN: final loss ${formatKey(k.dlnFinalLoss, 4)} (/ BN ${
+        formatKey(k.dlnLossVsBatchnorm)
+      }), beta / BN ${formatKey(k.dlnBetaVsBatchnorm)}, grad-change / BN ${
+        formatKey(k.dlnGradientVsBatchnorm)
+      }${k.diverged === null ? "" : `; ${k.diverged}`}`
+    ),
+};

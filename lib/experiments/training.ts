@@ -17,6 +17,7 @@ import { VGG_ACTIVATION_LAYERS } from "../models/layer_map.ts";
 import type { Normalization } from "../models/types.ts";
 import type { TrainingJob } from "../run/job.ts";
 import type { RunRecord } from "../run/run_job.ts";
+import { type Experiment, seedRoles } from "./experiment.ts";
 import {
   SCHEDULE_VGG_RUNS,
   sharedVggJob,
@@ -699,3 +700,22 @@ export function formatKeyNumbers(numbers: TrainingKeyNumbers): string[] {
   }
   return lines;
 }
+
+/** Figure 1's experiment: training curves and final accuracies of every configuration. */
+export const TRAINING: Experiment<TrainingConfig, TrainingResults> = {
+  name: "training",
+  config: trainingConfig,
+  jobs: (scale) => trainingJobs(trainingConfig(scale)).map((entry) => entry.job),
+  scaleNote,
+  dataSubset: (scale) =>
+    trainingConfig(scale).source === "sample"
+      ? "CIFAR-10 sample: 1,000 train / 1,000 test images"
+      : "CIFAR-10: all 50,000 train / 10,000 test images",
+  seeds: (scale) => seedRoles(trainingConfig(scale).seeds, (k) => `run${k}`),
+  summarize: (records, scale) => trainingResults(records, trainingConfig(scale)),
+  results: (results) => ({ results }),
+  keyLines: (results) => [
+    ...formatKeyNumbers(results.keyNumbers),
+    formatFinalAccuracyTable(results.finalAccuracy),
+  ],
+};

@@ -99,7 +99,7 @@ function icsCharts(rows: readonly IcsRow[], lr: string): VegaLiteSpec[] {
  * @param rows The rows of `dlnRows`.
  * @returns A concat spec, two panels per row.
  */
-export function dlnSpec(rows: DlnFigureRows): VegaLiteSpec {
+export function dlnFigure(rows: DlnFigureRows): VegaLiteSpec {
   const lrs = [...new Set(rows.ics.map((r) => r.lr))];
   const landscape = rows.landscape as Row[];
   const landscapeLr = rows.landscape[0]?.lr ?? "";

@@ -33,6 +33,8 @@ export interface GalleryFigure {
   notebook: string | null;
   /** paper.md's verdicts that cite this figure, as `claim: verdict` lines. */
   verdicts: string[];
+  /** Its results file (default `<stem>.results.json`). */
+  resultsFile?: string;
 }
 
 /** A paper.md summary row: the claim, the figures it cites, and its verdict. */
@@ -171,7 +173,7 @@ function figureSection(figure: GalleryFigure, notebooksHref: string): string {
       : `<a href="${escapeHtml(notebooksHref + figure.notebook)}">notebook</a>`,
     `<a href="${id}.svg">SVG</a>`,
     `<a href="${id}.vl.json">Vega-Lite spec</a>`,
-    `<a href="${id}.results.json">results JSON</a>`,
+    `<a href="${escapeHtml(figure.resultsFile ?? `${figure.stem}.results.json`)}">results JSON</a>`,
   ].filter((l) => l !== null).join(" · ");
   const verdicts = figure.verdicts.length === 0
     ? `<p class="verdict none">No claim verdict in paper.md cites this figure.</p>`

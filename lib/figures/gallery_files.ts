@@ -7,6 +7,7 @@
  */
 import { basename, dirname, join } from "node:path";
 import { figureStem } from "../notebook/notebook.ts";
+import { resultsFileName } from "../registry.ts";
 import { type GalleryFigure, galleryHtml, parseVerdicts, verdictsFor } from "./gallery.ts";
 import { REPO_ROOT } from "../paths.ts";
 import type { VegaLiteSpec } from "./spec.ts";
@@ -94,6 +95,7 @@ export async function readGalleryFigures(paths: GalleryPaths): Promise<GalleryFi
       spec,
       notebook: notebooks.get(stem) ?? null,
       verdicts: verdictsFor(rows, stem),
+      resultsFile: resultsFileName(stem),
     });
   }
   const order = (f: GalleryFigure) => f.notebook ?? `~${f.stem}`;

@@ -20,7 +20,7 @@ const TITLES: Record<string, string> = {
 /** Colours of the places, fixed so the legend reads the same in every panel. */
 const WHERE_ORDER = ["post-norm", "pre-norm", "G vs G′"];
 
-/** Options of {@link icsDefinitionsSpec}. */
+/** Options of {@link icsDefinitionsFigure}. */
 export interface IcsDefinitionsSpecOptions {
   /** Figure title. */
   title?: string;
@@ -37,7 +37,7 @@ export interface IcsDefinitionsSpecOptions {
  * @param options Title and size.
  * @returns The spec (without provenance: add it with `withProvenance`).
  */
-export function icsDefinitionsSpec(
+export function icsDefinitionsFigure(
   rows: readonly IcsRatioRow[],
   options: IcsDefinitionsSpecOptions = {},
 ): VegaLiteSpec {

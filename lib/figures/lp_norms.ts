@@ -40,7 +40,7 @@ export function withLinePoints(chart: VegaLiteSpec): VegaLiteSpec {
  * @param options The VGG loss smoothing window, for its axis title.
  * @returns A concat spec, three panels per row.
  */
-export function lpNormsSpec(
+export function lpNormsFigure(
   rows: LpNormsRows,
   options: { smoothVggLoss?: number } = {},
 ): VegaLiteSpec {

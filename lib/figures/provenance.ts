@@ -203,13 +203,19 @@ export interface FigurePaths {
  *
  * @param stem Figure stem.
  * @param dir Folder (default {@link figuresDir}).
+ * @param resultsName Name of the results file (default the stem; an experiment with several
+ *   figures writes one results file under its own name).
  * @returns The three paths.
  */
-export function figurePaths(stem: string, dir: string = figuresDir()): FigurePaths {
+export function figurePaths(
+  stem: string,
+  dir: string = figuresDir(),
+  resultsName: string = stem,
+): FigurePaths {
   return {
     spec: join(dir, `${stem}.vl.json`),
     svg: join(dir, `${stem}.svg`),
-    results: join(dir, `${stem}.results.json`),
+    results: join(dir, `${resultsName}.results.json`),
   };
 }
 
@@ -226,6 +232,8 @@ export interface WriteFigureOptions {
   shadowDir?: string | null;
   /** Print no line (default false: one line saying what was written). */
   quiet?: boolean;
+  /** Name of the results file, `<resultsName>.results.json` (default: the stem). */
+  resultsName?: string;
 }
 
 /** What {@link writeFigure} did. */
@@ -359,7 +367,8 @@ async function writeAllOrNothing(files: readonly { path: string; text: string }[
 }
 
 /**
- * Writes a figure: `<stem>.vl.json`, `<stem>.svg` and `<stem>.results.json`, all or nothing.
+ * Writes a figure: `<stem>.vl.json`, `<stem>.svg` and `<stem>.results.json` (or the
+ * `resultsName` option's), all or nothing.
  * The spec must carry complete provenance for `stem` (see `withProvenance`). A figure of a
  * larger scale already in the folder is kept unless forced (smoke < quick < paper); the new one
  * then goes to `shadowDir`.
@@ -411,7 +420,11 @@ export async function writeFigure(
   ];
   const defaultDir = options.dir === undefined;
   const dir = options.dir ?? figuresDir();
-  const paths = figurePaths(stem, dir);
+  const resultsName = options.resultsName ?? stem;
+  if (!STEM.test(resultsName)) {
+    throw new RangeError(`Cannot write figure ${stem}: bad results name "${resultsName}"`);
+  }
+  const paths = figurePaths(stem, dir, resultsName);
   const force = options.force ?? figureSettings().force;
   const reason = await guardReason(paths.spec, provenance, force);
   const say = (line: string) => {
@@ -427,7 +440,7 @@ export async function writeFigure(
       say(`figure ${stem}: not written: ${reason}`);
       return { written: false, paths, reason };
     }
-    const shadowPaths = figurePaths(stem, shadowDir);
+    const shadowPaths = figurePaths(stem, shadowDir, resultsName);
     await Deno.mkdir(shadowDir, { recursive: true });
     await writeAllOrNothing(files.map((f) => ({ path: shadowPaths[f.kind], text: f.text })));
     say(`figure ${stem}: kept the existing figure: ${reason}; wrote ${shadowPaths.spec} instead`);
@@ -435,7 +448,10 @@ export async function writeFigure(
   }
   await Deno.mkdir(dir, { recursive: true });
   await writeAllOrNothing(files.map((f) => ({ path: paths[f.kind], text: f.text })));
-  say(`figure ${stem}: wrote ${paths.spec}, .svg, .results.json (scale ${provenance.scale})`);
+  say(
+    `figure ${stem}: wrote ${paths.spec}, .svg, ${resultsName}.results.json ` +
+      `(scale ${provenance.scale})`,
+  );
   return { written: true, paths };
 }
 

@@ -8,7 +8,7 @@ import {
 } from "../../lib/experiments/dln.ts";
 import { learningRateExponent } from "../../lib/experiments/analysis.ts";
 import { type TrainingJob, validateJob } from "../../lib/run/job.ts";
-import { dlnSpec } from "../../lib/figures/dln.ts";
+import { dlnFigure } from "../../lib/figures/dln.ts";
 import { renderSvg } from "../../lib/figures/render.ts";
 import { SCALES } from "../../lib/scale.ts";
 import type { MeasurementLine } from "../../lib/store/mod.ts";
@@ -137,14 +137,14 @@ Deno.test("dlnRows() aggregates seeds, flags the float32 floor and names diverge
   assert.equal(rows.key.atFloorFraction, 1 / 3);
 });
 
-Deno.test("dlnSpec() renders to SVG", async () => {
+Deno.test("dlnFigure() renders to SVG", async () => {
   const job = dlnJobs("smoke")[0]!;
   const record = fakeRecord(job, [100, 50], [
     ics(0, 2, 0.9, 1000),
     ics(10, 1e-4, 0.8, 1000),
     landscape(0, [10, 30], [1, 5], 4),
   ]);
-  const svg = await renderSvg(dlnSpec(dlnRows([record])));
+  const svg = await renderSvg(dlnFigure(dlnRows([record])));
   assert.match(svg, /^<svg/);
   assert.match(svg, /float32 floor/);
 });

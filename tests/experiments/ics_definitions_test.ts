@@ -11,7 +11,7 @@ import {
   summarizeRun,
 } from "../../lib/experiments/ics_definitions.ts";
 import { validateJob } from "../../lib/run/job.ts";
-import { icsDefinitionsSpec } from "../../lib/figures/ics_definitions.ts";
+import { icsDefinitionsFigure } from "../../lib/figures/ics_definitions.ts";
 import { renderSvg } from "../../lib/figures/render.ts";
 import { SCALES } from "../../lib/scale.ts";
 import type { MeasurementLine } from "../../lib/store/mod.ts";
@@ -168,14 +168,14 @@ Deno.test("icsDefinitionsKeyNumbers() finds the factors that flip the conclusion
   assert.match(keys.verdict, /flips when we change: definition\b/);
 });
 
-Deno.test("icsDefinitionsSpec() compiles and renders with a log ratio axis", async () => {
+Deno.test("icsDefinitionsFigure() compiles and renders with a log ratio axis", async () => {
   const rows = icsDefinitionsRows([
     result("none", 0, 1),
     result("batchnorm", 0, 2),
     result("none", 1, 1, 3),
     result("batchnorm", 1, 3),
   ]);
-  const spec = icsDefinitionsSpec(rows);
+  const spec = icsDefinitionsFigure(rows);
   const svg = await renderSvg(spec);
   assert.match(svg, /^<svg/);
   assert.match(svg, /BatchNorm \/ standard/);

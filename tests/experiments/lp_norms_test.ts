@@ -7,7 +7,7 @@ import {
   lpNormsRows,
   lpNormsScaleNote,
 } from "../../lib/experiments/lp_norms.ts";
-import { lpNormsSpec } from "../../lib/figures/lp_norms.ts";
+import { lpNormsFigure } from "../../lib/figures/lp_norms.ts";
 import { renderSvg } from "../../lib/figures/render.ts";
 import { SCALES } from "../../lib/scale.ts";
 import type { Normalization } from "../../lib/models/types.ts";
@@ -109,7 +109,7 @@ Deno.test("lpNormsRows() compares every network with BatchNorm", () => {
   ]);
 });
 
-Deno.test("lpNormsSpec() renders to SVG", async () => {
+Deno.test("lpNormsFigure() renders to SVG", async () => {
   const { vgg, dln } = lpNormsJobs("smoke");
   const rows = lpNormsRows(
     [fakeRecord(vgg[0]!, [2, 1], [landscape(0, [1, 2], 4)], {
@@ -117,7 +117,7 @@ Deno.test("lpNormsSpec() renders to SVG", async () => {
     })],
     [fakeRecord(dln[0]!, [100, 40], [landscape(0, [1, 10], 5)])],
   );
-  const svg = await renderSvg(lpNormsSpec(rows));
+  const svg = await renderSvg(lpNormsFigure(rows));
   assert.match(svg, /^<svg/);
   assert.match(svg, /test accuracy/);
 });

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { renderSvg, validateSpec } from "../../lib/figures/render.ts";
 import { provenanceProblems, type VegaLiteSpec } from "../../lib/figures/spec.ts";
 import { figureStem } from "../../lib/notebook/notebook.ts";
+import { resultsFileName } from "../../lib/registry.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const FIGURES = join(ROOT, "figures");
@@ -38,8 +39,9 @@ for (const name of specs) {
     assert.equal(figure, stem, `${name}: usermeta.provenance.figure`);
     const files = await names(FIGURES);
     assert.ok(files.includes(`${stem}.svg`), `${stem}.svg is missing`);
-    assert.ok(files.includes(`${stem}.results.json`), `${stem}.results.json is missing`);
-    JSON.parse(await Deno.readTextFile(join(FIGURES, `${stem}.results.json`)));
+    const results = resultsFileName(stem);
+    assert.ok(files.includes(results), `${results} is missing`);
+    JSON.parse(await Deno.readTextFile(join(FIGURES, results)));
     assert.ok(notebookStems.includes(stem), `no notebooks/NN-${stem}.ipynb makes ${name}`);
   });
 }

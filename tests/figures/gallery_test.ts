@@ -19,7 +19,7 @@ import {
 } from "../../lib/figures/gallery.ts";
 import { buildGallery, defaultGalleryPaths } from "../../lib/figures/gallery_files.ts";
 import { serveGallery } from "../../scripts/gallery.ts";
-import { STORED_FIGURES } from "../../lib/experiments/all_jobs.ts";
+import { STORED_FIGURES } from "../../lib/registry.ts";
 
 const PATHS = defaultGalleryPaths();
 const PAPER_FIGURES = [...STORED_FIGURES, "instrument"];

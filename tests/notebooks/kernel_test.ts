@@ -110,9 +110,9 @@ Deno.test({
         assert.match(String(display?.data?.["image/svg+xml"]), /^<svg[\s\S]*learning rate η/);
         assert.ok(
           example.outputs.some((o) =>
-            o.output_type === "stream" && /^scale smoke;/.test(o.text ?? "")
+            o.output_type === "stream" && /^example: scale smoke;/.test(o.text ?? "")
           ),
-          "the example's config cell saw FIGURE_SCALE=smoke",
+          "the example's runFigure cell saw FIGURE_SCALE=smoke",
         );
       }
     } finally {

@@ -1,15 +1,18 @@
 import assert from "node:assert/strict";
 import {
+  EXPERIMENTS,
+  FIGURE_STEMS,
   figureJobs,
+  type FigureStem,
   jobsFor,
+  registeredFigure,
   STORED_FIGURES,
-  type StoredFigure,
-} from "../../lib/experiments/all_jobs.ts";
-import { dlnJobs } from "../../lib/experiments/dln.ts";
-import { icsJobs } from "../../lib/experiments/ics.ts";
-import { canonicalJson, validateJob } from "../../lib/run/job.ts";
-import { lpNormsJobs } from "../../lib/experiments/lp_norms.ts";
-import { SCALES } from "../../lib/scale.ts";
+} from "../lib/registry.ts";
+import { dlnJobs } from "../lib/experiments/dln.ts";
+import { icsJobs } from "../lib/experiments/ics.ts";
+import { canonicalJson, validateJob } from "../lib/run/job.ts";
+import { lpNormsJobs } from "../lib/experiments/lp_norms.ts";
+import { SCALES } from "../lib/scale.ts";
 
 Deno.test("jobsFor() lists every figure's valid jobs once, sharing runs between figures", () => {
   for (const scale of SCALES) {
@@ -38,7 +41,7 @@ Deno.test("jobsFor() lists every figure's valid jobs once, sharing runs between 
 
 async function jobsCli(args: string[], runsDir: string) {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../../scripts/jobs.ts", import.meta.url).pathname, ...args],
+    args: ["run", "-A", new URL("../scripts/jobs.ts", import.meta.url).pathname, ...args],
     env: { BN_RUNS_DIR: runsDir, NO_COLOR: "1", BN_BACKEND: "wasm" },
     stdout: "piped",
     stderr: "piped",
@@ -52,7 +55,10 @@ Deno.test("scripts/jobs.ts computes a figure's runs into the store and refuses b
   try {
     const bad = await jobsCli(["--only", "nope"], `${dir}/runs`);
     assert.equal(bad.code, 2);
-    assert.match(bad.out, /unknown figure "nope", expected one of training, ics/);
+    assert.match(
+      bad.out,
+      /unknown figure "nope", expected one of dln, ics-definitions, lp-norms, training/,
+    );
     const badMinutes = await jobsCli(["--minutes", "0"], `${dir}/runs`);
     assert.equal(badMinutes.code, 2);
     assert.match(badMinutes.out, /--minutes must be a positive number, got "0"/);
@@ -131,7 +137,7 @@ Deno.test("the schedule scale: 36 VGG runs on PROTOCOL.md's schedule, shared by 
     0.5,
   ]);
   const keys = new Set(vgg.map(({ job }) => canonicalJson(job)));
-  const vggOf = (figure: StoredFigure) =>
+  const vggOf = (figure: FigureStem) =>
     figureJobs(figure, "schedule").filter((job) => job.network.arch === "vgg");
   for (const figure of ["training", "ics", "loss-variation", "lp-norms"] as const) {
     for (const job of vggOf(figure)) assert.ok(keys.has(canonicalJson(job)), figure);
@@ -154,7 +160,7 @@ Deno.test("scripts/jobs.ts --workers stops its children on SIGTERM and starts no
       args: [
         "run",
         "-A",
-        new URL("../../scripts/jobs.ts", import.meta.url).pathname,
+        new URL("../scripts/jobs.ts", import.meta.url).pathname,
         ...["--scale", "smoke", "--only", "dln", "--only", "lp-norms", "--workers", "2"],
       ],
       env: { BN_RUNS_DIR: `${dir}/runs`, NO_COLOR: "1", BN_BACKEND: "wasm" },
@@ -190,4 +196,17 @@ Deno.test("scripts/jobs.ts --workers stops its children on SIGTERM and starts no
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("registry: every figure names its experiment, the landscape's three share one", () => {
+  assert.deepEqual(
+    [...STORED_FIGURES],
+    FIGURE_STEMS.filter((stem) => stem !== "example" && stem !== "instrument"),
+  );
+  const landscape = ["loss-variation", "gradient-predictiveness", "beta-smoothness"] as const;
+  for (const stem of landscape) assert.equal(EXPERIMENTS[stem].experiment.name, "landscape");
+  for (const stem of FIGURE_STEMS.filter((s) => !(landscape as readonly string[]).includes(s))) {
+    assert.equal(EXPERIMENTS[stem].experiment.name, stem, `${stem}: results file name`);
+  }
+  assert.throws(() => registeredFigure("nope"), /Unknown figure "nope": expected one of dln/);
 });
