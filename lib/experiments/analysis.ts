@@ -220,3 +220,18 @@ export function divergedSeedsNote(records: readonly RunRecord[]): string | null 
   );
   return notes.length === 0 ? null : notes.join("; ");
 }
+
+/**
+ * Which runs diverged, one line each, or "no run diverged".
+ *
+ * @param records The runs.
+ * @returns One line.
+ */
+export function divergedRunsLine(records: readonly RunRecord[]): string {
+  const diverged = records.filter((r) => r.divergedAt !== null);
+  return diverged.length === 0
+    ? "no run diverged"
+    : diverged.map((r) =>
+      `${r.job.network.normalization} seed ${r.job.seeds.init} diverged at step ${r.divergedAt}`
+    ).join("\n");
+}

@@ -99,18 +99,3 @@ export function seedRoles(
 ): Record<string, number> {
   return Object.fromEntries(seeds.map((seed, k) => [role(k), seed]));
 }
-
-/**
- * Which runs diverged, one line each, or "no run diverged".
- *
- * @param records The runs.
- * @returns One line.
- */
-export function divergedRunsLine(records: readonly RunRecord[]): string {
-  const diverged = records.filter((r) => r.divergedAt !== null);
-  return diverged.length === 0
-    ? "no run diverged"
-    : diverged.map((r) =>
-      `${r.job.network.normalization} seed ${r.job.seeds.init} diverged at step ${r.divergedAt}`
-    ).join("\n");
-}

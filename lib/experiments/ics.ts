@@ -27,7 +27,7 @@ import { VGG_ICS_LAYERS } from "../models/layer_map.ts";
 import type { Normalization } from "../models/types.ts";
 import type { RunRecord } from "../run/run_job.ts";
 import type { TrainingJob } from "../run/job.ts";
-import { type Experiment, formatKey, runEntries } from "./experiment.ts";
+import { type Experiment, formatKey, runEntries, seedRoles } from "./experiment.ts";
 import {
   SCHEDULE_VGG_RUNS,
   sharedVggJob,
@@ -302,9 +302,7 @@ export function dataSubset(scale: Scale): string {
  * @returns E.g. `{ "replicate 1": 0, "replicate 2": 1, "replicate 3": 2 }`.
  */
 export function seedRecord(scale: Scale): Record<string, number> {
-  return Object.fromEntries(
-    VGG_MEASURE_CONFIGS[scale].seeds.map((seed, i) => [`replicate ${i + 1}`, seed]),
-  );
+  return seedRoles(VGG_MEASURE_CONFIGS[scale].seeds, (k) => `replicate ${k + 1}`);
 }
 
 /**

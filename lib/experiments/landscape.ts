@@ -16,6 +16,7 @@
 import {
   aggregateSeeds,
   divergedLabel,
+  divergedRunsLine,
   groupRuns,
   learningRateLabel,
   type Series,
@@ -33,7 +34,7 @@ import {
 } from "./ics.ts";
 import type { TrainingJob } from "../run/job.ts";
 import type { RunRecord } from "../run/run_job.ts";
-import { divergedRunsLine, type Experiment, formatKey, runEntries } from "./experiment.ts";
+import { type Experiment, formatKey, runEntries } from "./experiment.ts";
 
 /** What the landscape figures take from a scale's shared run settings. */
 export interface LandscapeConfig {
