@@ -6,25 +6,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Batch, BatchSource } from "./data/batch.ts";
 import type { Network, NoiseKey, NormState, Params } from "./models/types.ts";
-import { flattenParams, sgdStep as applySgd, unflattenParams } from "./measure/gradients.ts";
-
-/** One training batch on the device. */
-export interface Batch {
-  /** Network input, e.g. [B, 32, 32, 3]. */
-  x: tf.Tensor;
-  /** int32 labels [B] (classifiers) or float32 targets [B, out] (regression). */
-  targets: tf.Tensor;
-}
-
-/**
- * Deterministic batches: the batch of a step depends only on the step (and the source's seed),
- * so a resumed run sees exactly the batches an uninterrupted one would.
- */
-export interface BatchSource {
-  /** The batch of `step` (0-based). The caller disposes the tensors. */
-  batch(step: number): Batch;
-}
+import { flattenParams, sgdStep as applySgd, unflattenParams } from "./params.ts";
 
 /** SGD settings. */
 export interface SgdConfig {

@@ -11,13 +11,8 @@ import { createDln } from "../lib/models/dln.ts";
 import type { Network, Normalization } from "../lib/models/types.ts";
 import { createVgg } from "../lib/models/vgg.ts";
 import { Random } from "../lib/rng.ts";
-import {
-  type BatchSource,
-  disposeState,
-  initialState,
-  type SgdConfig,
-  train,
-} from "../lib/train.ts";
+import type { BatchSource } from "../lib/data/batch.ts";
+import { disposeState, initialState, type SgdConfig, train } from "../lib/train.ts";
 
 // Any adapter counts, Mesa's llvmpipe included (slow, but the same WGSL runs on a real GPU).
 const noWebGpu = (await navigator.gpu?.requestAdapter()) == null;

@@ -4,8 +4,8 @@ import { initBackend } from "../lib/backend.ts";
 import { createDln, createMlp, createVgg, dlnProblem } from "../lib/models/mod.ts";
 import { NORMALIZATIONS } from "../lib/models/types.ts";
 import type { Network } from "../lib/models/types.ts";
+import type { BatchSource } from "../lib/data/batch.ts";
 import {
-  type BatchSource,
   disposeState,
   evaluateAccuracy,
   initialState,

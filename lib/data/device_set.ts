@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Batch, BatchSource } from "../train.ts";
+import type { Batch, BatchSource } from "./batch.ts";
 import { batchesPerEpoch, batchOrder, type ChannelStats, type Cifar10Set } from "./cifar10.ts";
 
 /** A labelled image set on the device. */

@@ -21,7 +21,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { nativeKernels } from "./native.ts";
-import type { KernelArgs, WasmHeapBackend } from "./wasm_heap.ts";
+import type { KernelArgs } from "./kernel_args.ts";
+import type { WasmHeapBackend } from "./wasm_heap.ts";
 
 /** Kernel name of the fused training-mode BatchNorm forward pass. */
 export const BATCH_NORM_TRAINING_FORWARD = "BatchNormTrainingForward";

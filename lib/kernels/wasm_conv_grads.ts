@@ -36,7 +36,8 @@ import * as tf from "@tensorflow/tfjs";
 // Side effect: registers the wasm backend and its stock kernels, which these kernels call.
 import "@tensorflow/tfjs-backend-wasm";
 import { geometryOf, type NativeKernels, nativeKernels, poolGeometryOf } from "./native.ts";
-import type { KernelArgs, WasmHeapBackend as HeapBackend } from "./wasm_heap.ts";
+import type { KernelArgs } from "./kernel_args.ts";
+import type { WasmHeapBackend as HeapBackend } from "./wasm_heap.ts";
 
 /** The wasm backend as the kernels here use it: the heap, and tensor data references. */
 interface WasmHeapBackend extends HeapBackend {

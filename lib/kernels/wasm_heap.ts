@@ -13,10 +13,3 @@ export interface WasmHeapBackend {
   /** A typed-array view of a tensor's bytes on the wasm heap. */
   typedArrayFromHeap(info: tf.TensorInfo): tf.backend_util.TypedArray;
 }
-
-/** Arguments a kernel function receives from the engine. */
-export interface KernelArgs {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
-}

@@ -15,7 +15,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { assemble, loopUntil, OP, SIMD, simd, sleb, T } from "../wasm_asm.ts";
-import type { KernelArgs, WasmHeapBackend } from "./wasm_heap.ts";
+import type { KernelArgs } from "./kernel_args.ts";
+import type { WasmHeapBackend } from "./wasm_heap.ts";
 
 /** Kernel name of the fused SGD update. */
 export const SGD_UPDATE = "SgdUpdate";

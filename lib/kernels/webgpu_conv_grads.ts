@@ -24,6 +24,12 @@
 import * as tf from "@tensorflow/tfjs";
 // Side effect: registers the webgpu backend, whose `runWebGPUProgram` the kernels call.
 import "@tensorflow/tfjs-backend-webgpu";
+import type { KernelArgs } from "./kernel_args.ts";
+import {
+  type WebGpuBackendLike,
+  webGpuBackendOf,
+  type WebGpuProgramLike,
+} from "./webgpu_program.ts";
 
 const BACKEND = "webgpu";
 
@@ -37,38 +43,6 @@ const TILE_K = 16;
 const TARGET_WORKGROUPS = 256;
 /** Smallest K range per split: below this the partial sums cost more than they save. */
 const MIN_SPLIT_K = 1024;
-
-/** The part of tfjs-backend-webgpu's `WebGPUBackend` these kernels use. */
-interface WebGpuBackendLike {
-  runWebGPUProgram(
-    program: WebGpuProgramLike,
-    inputs: tf.TensorInfo[],
-    outputDtype: "float32",
-    programDefinedUniform?: { type: "int32" | "uint32"; data: number[] }[],
-  ): tf.TensorInfo;
-  disposeData(dataId: tf.DataId, force?: boolean): boolean;
-}
-
-/** The fields of tfjs-backend-webgpu's `WebGPUProgram` interface that these programs set. */
-interface WebGpuProgramLike {
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[]; y?: number[]; z?: number[] };
-  dispatch: [number, number, number];
-  variableNames: string[];
-  variableComponents?: number[];
-  uniforms: string;
-  workgroupSize: [number, number, number];
-  size: boolean;
-  getUserCode: () => string;
-}
-
-/** Arguments a kernel function receives from the engine. */
-interface KernelArgs {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
-}
 
 /** Geometry of one filter-gradient GEMM. */
 export interface FilterGradPlan {
@@ -124,11 +98,11 @@ export function planFilterGrad(
 }
 
 function asWebGpuBackend(backend: unknown, op: string): WebGpuBackendLike {
-  const candidate = backend as Partial<WebGpuBackendLike> | null;
-  if (typeof candidate?.runWebGPUProgram !== "function") {
+  const webgpu = webGpuBackendOf(backend);
+  if (webgpu === undefined) {
     throw new TypeError(`Cannot compute ${op} on webgpu: the backend has no runWebGPUProgram`);
   }
-  return candidate as WebGpuBackendLike;
+  return webgpu;
 }
 
 function inputOf(args: KernelArgs, op: string, name: string): tf.TensorInfo {

@@ -12,15 +12,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Params } from "../models/types.ts";
-import {
-  assertSameStructure,
-  cosineSimilarity,
-  disposeParams,
-  globalNorm,
-  l2Distance,
-  lossAndGradients,
-  sgdStep,
-} from "./gradients.ts";
+import { cosineSimilarity, globalNorm, l2Distance, lossAndGradients } from "./gradients.ts";
+import { assertSameStructure, disposeParams, sgdStep } from "../params.ts";
 import type { LossFn } from "./types.ts";
 
 /** Options of `measureIcs`. */

@@ -11,14 +11,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Params } from "../models/types.ts";
-import {
-  assertSameStructure,
-  disposeParams,
-  globalNorm,
-  l2Distance,
-  lossAndGradients,
-  sgdStep,
-} from "./gradients.ts";
+import { globalNorm, l2Distance, lossAndGradients } from "./gradients.ts";
+import { assertSameStructure, disposeParams, sgdStep } from "../params.ts";
 import type { LossFn } from "./types.ts";
 
 /** How step sizes are spaced between the ends of an `etaGrid`. */

@@ -32,8 +32,8 @@ import type {
   ResultStore,
   RunStatus,
 } from "../store/mod.ts";
+import type { BatchSource } from "../data/batch.ts";
 import {
-  type BatchSource,
   disposeState,
   evaluateAccuracy,
   initialState,

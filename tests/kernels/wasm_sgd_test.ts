@@ -6,7 +6,7 @@ import {
   SGD_UPDATE,
   sgdUpdateAvailable,
 } from "../../lib/kernels/wasm_sgd.ts";
-import { sgdStep } from "../../lib/measure/gradients.ts";
+import { sgdStep } from "../../lib/params.ts";
 import type { Params } from "../../lib/models/types.ts";
 import { memorySnapshot, normals } from "./_helpers.ts";
 

@@ -2,16 +2,18 @@ import * as tf from "@tensorflow/tfjs";
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
 import {
   cosineSimilarity,
-  disposeParams,
   dot,
-  flattenParams,
   globalNorm,
   l2Distance,
   lossAndGradients,
+} from "../../lib/measure/gradients.ts";
+import {
+  disposeParams,
+  flattenParams,
   readParams,
   sgdStep,
   unflattenParams,
-} from "../../lib/measure/gradients.ts";
+} from "../../lib/params.ts";
 import type { Params } from "../../lib/models/types.ts";
 import { assertClose, useCpu } from "./_helpers.ts";
 

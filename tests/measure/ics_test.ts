@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
-import { disposeParams, lossAndGradients, readParams } from "../../lib/measure/gradients.ts";
+import { lossAndGradients } from "../../lib/measure/gradients.ts";
+import { disposeParams, readParams } from "../../lib/params.ts";
 import { measureIcs } from "../../lib/measure/ics.ts";
 import type { Params } from "../../lib/models/types.ts";
 import {
