@@ -267,7 +267,36 @@ async function startWasm(threads: number): Promise<number> {
 }
 
 /**
- * One line for logs and figure provenance, e.g. `webgpu (NVIDIA H100 80GB HBM3)`.
+ * What computes, in a few words: the backend, its wasm threads and its native kernels, e.g.
+ * `wasm, 1 thread, kernels by oneDNN 2.6.3 (libdnnl.so.2)`.
+ *
+ * @param info The result of {@link initBackend}.
+ * @returns The summary.
+ */
+export function backendSummary(info: BackendInfo): string {
+  const threads = info.backend === "wasm"
+    ? `, ${info.threads} thread${info.threads === 1 ? "" : "s"}`
+    : "";
+  const native = info.nativeKernels === null ? "" : `, kernels by ${info.nativeKernels}`;
+  return `${info.backend}${threads}${native}`;
+}
+
+/**
+ * What computed a run, for a figure's `computedOn`: {@link backendSummary}, and on webgpu the
+ * adapter too, e.g. `webgpu (NVIDIA H100 80GB HBM3)`.
+ *
+ * @param info The result of {@link initBackend}.
+ * @returns The label.
+ */
+export function computedOnLabel(info: BackendInfo): string {
+  const summary = backendSummary(info);
+  return info.backend === "webgpu" && info.adapter !== null
+    ? `${summary} (${info.adapter.description})`
+    : summary;
+}
+
+/**
+ * One line for logs and figure provenance, e.g. `webgpu (adapter NVIDIA H100 80GB HBM3; ...)`.
  *
  * @param info The result of {@link initBackend}.
  * @returns A short description.
@@ -276,9 +305,5 @@ export function formatBackend(info: BackendInfo): string {
   const adapter = info.adapter === null
     ? "no WebGPU adapter"
     : `${info.adapter.software ? "software adapter" : "adapter"} ${info.adapter.description}`;
-  const threads = info.backend === "wasm"
-    ? `, ${info.threads} thread${info.threads === 1 ? "" : "s"}`
-    : "";
-  const native = info.nativeKernels === null ? "" : `, kernels by ${info.nativeKernels}`;
-  return `${info.backend}${threads}${native} (${adapter}; ${info.reason})`;
+  return `${backendSummary(info)} (${adapter}; ${info.reason})`;
 }

@@ -592,7 +592,7 @@ function dlnKeyLines(key: DlnKeyNumbers): string[] {
 }
 
 /** Figures 3b and 12's experiment: ICS and landscape of the deep linear network. */
-export const DLN: Experiment<DlnConfig, DlnFigureRows> = {
+export const DLN = {
   name: "dln",
   config: (scale) => DLN_CONFIGS[scale],
   jobs: dlnJobs,
@@ -607,4 +607,4 @@ export const DLN: Experiment<DlnConfig, DlnFigureRows> = {
     rows: { ics: rows.ics, landscape: rows.landscape, loss: rows.loss },
   }),
   keyLines: (rows) => dlnKeyLines(rows.key),
-};
+} satisfies Experiment<DlnConfig, DlnFigureRows>;

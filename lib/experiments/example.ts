@@ -67,7 +67,7 @@ export async function exampleRows(config: ExampleConfig): Promise<ExampleRow[]> 
 }
 
 /** The example as an experiment: no stored runs, computed in `summarize`. */
-export const EXAMPLE: Experiment<ExampleConfig, ExampleRow[]> = {
+export const EXAMPLE = {
   name: "example",
   config: exampleConfig,
   jobs: () => [],
@@ -81,4 +81,4 @@ export const EXAMPLE: Experiment<ExampleConfig, ExampleRow[]> = {
     rows.filter((r, i) => rows[i + 1]?.learningRate !== r.learningRate).map((end) =>
       `eta ${end.learningRate}: |w_${end.step}| = ${end.distance.toPrecision(3)}`
     ),
-};
+} satisfies Experiment<ExampleConfig, ExampleRow[]>;

@@ -39,6 +39,15 @@ export interface Experiment<C extends object = object, S = unknown> {
   keyLines(summary: S, records: readonly RunRecord[], stem: string): string[];
 }
 
+/**
+ * What an experiment's results file holds, typed from its `results` function (declare the
+ * experiment with `satisfies Experiment<C, S>` so that the precise return type is kept).
+ */
+// deno-lint-ignore no-explicit-any
+export type ResultsOf<E extends Experiment<any, any>> = Awaited<ReturnType<E["results"]>> & {
+  config: ReturnType<E["config"]>;
+};
+
 /** Fields of a run's entry in a results file beyond id, normalization, seed and outcome. */
 export type RunEntryField = "arch" | "learningRate" | "finalTestAccuracy";
 

@@ -450,7 +450,7 @@ export function icsRows(records: readonly RunRecord[]): IcsSummary {
 }
 
 /** Figure 3a's experiment: gradient-view ICS of the VGG (Definition 2.1). */
-export const ICS: Experiment<VggMeasureConfig, IcsSummary> = {
+export const ICS = {
   name: "ics",
   config: (scale) => VGG_MEASURE_CONFIGS[scale],
   jobs: icsJobs,
@@ -471,4 +471,4 @@ export const ICS: Experiment<VggMeasureConfig, IcsSummary> = {
       (k.l2RatioToStandard === null ? "" : `  (x${formatKey(k.l2RatioToStandard)} of standard)`) +
       (k.diverged === null ? "" : `  [${k.diverged}]`)
     ),
-};
+} satisfies Experiment<VggMeasureConfig, IcsSummary>;

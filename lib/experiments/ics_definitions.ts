@@ -692,7 +692,7 @@ export interface IcsDefinitionsSummary {
  * The explanation experiment: which change of definition, depth, learning rate or place of
  * measurement turns the earlier shallow experiment's large ICS reduction into the paper's none.
  */
-export const ICS_DEFINITIONS_EXPERIMENT: Experiment<IcsDefinitionsConfig, IcsDefinitionsSummary> = {
+export const ICS_DEFINITIONS_EXPERIMENT = {
   name: "ics-definitions",
   config: (scale) => ICS_DEFINITIONS[scale],
   jobs: (scale) => icsDefinitionsJobs(scale).map((run) => run.job),
@@ -729,4 +729,4 @@ export const ICS_DEFINITIONS_EXPERIMENT: Experiment<IcsDefinitionsConfig, IcsDef
     "",
     keyNumbers.verdict,
   ],
-};
+} satisfies Experiment<IcsDefinitionsConfig, IcsDefinitionsSummary>;

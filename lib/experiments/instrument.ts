@@ -180,7 +180,7 @@ export async function runInstrumentCheck(
  * The instrument check: every measurement on one tiny run per network, the same at every
  * scale, so a reader can see the instruments work before trusting a long run.
  */
-export const INSTRUMENT_CHECK: Experiment<InstrumentConfig, InstrumentResult> = {
+export const INSTRUMENT_CHECK = {
   name: "instrument",
   config: () => INSTRUMENT,
   jobs: () => [],
@@ -200,4 +200,4 @@ export const INSTRUMENT_CHECK: Experiment<InstrumentConfig, InstrumentResult> = 
           Math.min(...losses).toFixed(3)
         }..${Math.max(...losses).toFixed(3)}; beta-smoothness ${beta.betaSmoothness.toFixed(3)}`;
     }),
-};
+} satisfies Experiment<InstrumentConfig, InstrumentResult>;

@@ -324,7 +324,7 @@ function landscapeKeyLine(k: LandscapeKeyNumber, stem: string): string {
  * Figure 4's experiment: the loss landscape along the gradient (loss variation, gradient
  * predictiveness, effective beta-smoothness), one results file for its three figures.
  */
-export const LANDSCAPE: Experiment<LandscapeConfig, LandscapeSummary> = {
+export const LANDSCAPE = {
   name: "landscape",
   config: (scale) => LANDSCAPE_CONFIGS[scale],
   jobs: landscapeJobs,
@@ -342,4 +342,4 @@ export const LANDSCAPE: Experiment<LandscapeConfig, LandscapeSummary> = {
     ...summary.keyNumbers.map((k) => landscapeKeyLine(k, stem)),
     divergedRunsLine(records),
   ],
-};
+} satisfies Experiment<LandscapeConfig, LandscapeSummary>;

@@ -382,7 +382,7 @@ export function lpNormsRows(
  * Figure 14's experiment: the l_p-normalised networks beside BatchNorm, VGG and DLN. Its jobs
  * are the VGG runs, then the DLN runs.
  */
-export const LP_NORMS: Experiment<LpNormsConfig, LpNormsRows> = {
+export const LP_NORMS = {
   name: "lp-norms",
   config: (scale) => LP_NORMS_CONFIGS[scale],
   jobs: (scale) => {
@@ -428,4 +428,4 @@ export const LP_NORMS: Experiment<LpNormsConfig, LpNormsRows> = {
         formatKey(k.dlnGradientVsBatchnorm)
       }${k.diverged === null ? "" : `; ${k.diverged}`}`
     ),
-};
+} satisfies Experiment<LpNormsConfig, LpNormsRows>;

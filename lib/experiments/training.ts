@@ -702,7 +702,7 @@ export function formatKeyNumbers(numbers: TrainingKeyNumbers): string[] {
 }
 
 /** Figure 1's experiment: training curves and final accuracies of every configuration. */
-export const TRAINING: Experiment<TrainingConfig, TrainingResults> = {
+export const TRAINING = {
   name: "training",
   config: trainingConfig,
   jobs: (scale) => trainingJobs(trainingConfig(scale)).map((entry) => entry.job),
@@ -718,4 +718,4 @@ export const TRAINING: Experiment<TrainingConfig, TrainingResults> = {
     ...formatKeyNumbers(results.keyNumbers),
     formatFinalAccuracyTable(results.finalAccuracy),
   ],
-};
+} satisfies Experiment<TrainingConfig, TrainingResults>;

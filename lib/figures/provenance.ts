@@ -11,7 +11,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { dirname, join } from "node:path";
-import type { BackendInfo } from "../backend.ts";
+import { type BackendInfo, computedOnLabel } from "../backend.ts";
 import { figureSettings } from "../notebook/config.ts";
 import { figuresDir, REPO_ROOT, repoPath } from "../paths.ts";
 import { renderSvg } from "./render.ts";
@@ -125,12 +125,33 @@ export interface ProvenanceInput {
   /** Which data was used. */
   dataSubset: string;
   /** The stored runs behind the figure (their recorded backends become `computedOn`). */
-  runs?: readonly { status: { backend: string } }[];
+  runs?: readonly { status: ComputedBy }[];
+}
+
+/** The part of a stored run's status that says what computed it. */
+export interface ComputedBy {
+  /** The backend line (`formatBackend`), in every run. */
+  backend: string;
+  /** The structured backend, in runs written since it was recorded. */
+  backendInfo?: BackendInfo;
 }
 
 /**
- * A run's recorded backend line (`formatBackend`) without the trailing "(adapter; reason)":
- * what computed it, not why it was chosen; webgpu keeps its adapter.
+ * What computed a stored run, without why that backend was chosen; webgpu keeps its adapter.
+ * Runs that recorded the structured backend are read from it; older runs from their line.
+ *
+ * @param status The run's status.
+ * @returns e.g. "wasm, 1 thread", or "webgpu (NVIDIA H100 80GB HBM3)".
+ */
+export function computedOn(status: ComputedBy): string {
+  return status.backendInfo === undefined
+    ? computedBackend(status.backend)
+    : computedOnLabel(status.backendInfo);
+}
+
+/**
+ * A run's recorded backend line (`formatBackend`) without the trailing "(adapter; reason)",
+ * for runs that stored the line only.
  *
  * @param line e.g. "wasm, 1 thread (no WebGPU adapter; default)".
  * @returns e.g. "wasm, 1 thread", or "webgpu (NVIDIA H100 80GB HBM3)".
@@ -183,7 +204,7 @@ export async function collectProvenance(input: ProvenanceInput): Promise<Provena
     wallTimeSeconds: input.wallTimeSeconds,
     dataSubset: input.dataSubset,
     ...(input.runs === undefined || input.runs.length === 0 ? {} : {
-      computedOn: [...new Set(input.runs.map((r) => computedBackend(r.status.backend)))].sort(),
+      computedOn: [...new Set(input.runs.map((r) => computedOn(r.status)))].sort(),
     }),
   };
 }

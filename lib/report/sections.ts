@@ -4,15 +4,20 @@
  *
  * @module
  */
-import type { IcsKeyNumber } from "../experiments/ics.ts";
-import type { Provenance } from "../figures/spec.ts";
-import { markdownTable } from "./blocks.ts";
+import type { DLN } from "../experiments/dln.ts";
+import type { Experiment, ResultsOf } from "../experiments/experiment.ts";
+import type { ICS } from "../experiments/ics.ts";
+import type { ICS_DEFINITIONS_EXPERIMENT } from "../experiments/ics_definitions.ts";
+import type { INSTRUMENT_CHECK } from "../experiments/instrument.ts";
+import type { LANDSCAPE } from "../experiments/landscape.ts";
+import type { LP_NORMS } from "../experiments/lp_norms.ts";
 import {
-  type FinalAccuracyRow,
   formatFinalAccuracyTable,
   formatKeyNumbers,
-  type TrainingKeyNumbers,
+  type TRAINING,
 } from "../experiments/training.ts";
+import type { Provenance } from "../figures/spec.ts";
+import { markdownTable } from "./blocks.ts";
 
 /** One committed figure as the report sees it. */
 export interface CommittedFigure {
@@ -24,6 +29,16 @@ export interface CommittedFigure {
 
 /** The figures, by stem. */
 export type CommittedFigures = ReadonlyMap<string, CommittedFigure>;
+
+/**
+ * A committed figure's results, typed as its experiment's `results` returns them. The one cast
+ * of the report: the file is that object written as JSON by `writeFigure` (non-finite numbers
+ * became null, which the result types allow).
+ */
+// deno-lint-ignore no-explicit-any
+function resultsOf<E extends Experiment<any, any>>(figure: CommittedFigure): ResultsOf<E> {
+  return figure.results as ResultsOf<E>;
+}
 
 /** A bench figure: one value (older results) or the median and range over interleaved rounds. */
 export type BenchMeasure = number | { median: number; min: number; max: number };
@@ -88,18 +103,11 @@ export function figureTable(figures: CommittedFigures): string {
   );
 }
 
-interface InstrumentResults {
-  result: {
-    ics: { normalization: string; layer: number; cosine: number; l2: number }[];
-    betaSmoothness: { normalization: string; betaSmoothness: number }[];
-  };
-}
-
 /** Key numbers of the instrument check. */
 export function instrumentNumbers(figures: CommittedFigures): string {
   const figure = figures.get("instrument");
   if (figure === undefined) return "The `instrument` figure has not been made yet.";
-  const { result } = figure.results as unknown as InstrumentResults;
+  const { result } = resultsOf<typeof INSTRUMENT_CHECK>(figure);
   const normalizations = [...new Set(result.ics.map((r) => r.normalization))];
   const rows = normalizations.map((n) => {
     const at = (layer: number) =>
@@ -124,6 +132,11 @@ function missing(stem: string): string {
   return `The \`${stem}\` figure has not been made yet.`;
 }
 
+/** A number as `format` writes it, or "-" where there is none (a diverged run, a missing group). */
+function shown(value: number | null | undefined, format: (v: number) => string): string {
+  return value === null || value === undefined || !Number.isFinite(value) ? "-" : format(value);
+}
+
 /** Significant digits for ratios that span many orders of magnitude. */
 function ratio(value: number | null | undefined): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return "-";
@@ -134,7 +147,7 @@ function ratio(value: number | null | undefined): string {
 export function trainingAccuracy(figures: CommittedFigures): string {
   const figure = figures.get("training");
   if (figure === undefined) return missing("training");
-  const { results } = figure.results as { results: { finalAccuracy: FinalAccuracyRow[] } };
+  const { results } = resultsOf<typeof TRAINING>(figure);
   return formatFinalAccuracyTable(results.finalAccuracy);
 }
 
@@ -142,32 +155,15 @@ export function trainingAccuracy(figures: CommittedFigures): string {
 export function trainingNumbers(figures: CommittedFigures): string {
   const figure = figures.get("training");
   if (figure === undefined) return missing("training");
-  const { results } = figure.results as { results: { keyNumbers: TrainingKeyNumbers } };
+  const { results } = resultsOf<typeof TRAINING>(figure);
   return ["```", ...formatKeyNumbers(results.keyNumbers), "```"].join("\n");
-}
-
-interface DlnKeys {
-  ics: {
-    lr: string;
-    layer: string;
-    cosineStandard: number;
-    cosineBatchnorm: number;
-    l2Ratio: number;
-  }[];
-  landscapeRatios: {
-    lossVariation: number;
-    gradientPredictiveness: number;
-    betaSmoothness: number;
-  };
-  finalLoss: { normalization: string; lr: string; loss: number }[];
-  diverged: unknown[];
 }
 
 /** ICS and landscape numbers of the deep linear network (claims 3-4). */
 export function dlnNumbers(figures: CommittedFigures): string {
   const figure = figures.get("dln");
   if (figure === undefined) return missing("dln");
-  const keys = figure.results.keyNumbers as DlnKeys;
+  const keys = resultsOf<typeof DLN>(figure).keyNumbers;
   const ics = markdownTable(
     [
       "lr",
@@ -179,14 +175,14 @@ export function dlnNumbers(figures: CommittedFigures): string {
     keys.ics.map((r) => [
       r.lr,
       r.layer,
-      r.cosineStandard.toFixed(3),
-      r.cosineBatchnorm.toFixed(3),
+      shown(r.cosineStandard, (v) => v.toFixed(3)),
+      shown(r.cosineBatchnorm, (v) => v.toFixed(3)),
       ratio(r.l2Ratio),
     ]),
   );
   const l = keys.landscapeRatios;
   const loss = keys.finalLoss.map((r) =>
-    `${r.normalization} at lr ${r.lr}: ${r.loss.toExponential(2)}`
+    `${r.normalization} at lr ${r.lr}: ${shown(r.loss, (v) => v.toExponential(2))}`
   );
   return [
     ics,
@@ -199,22 +195,11 @@ export function dlnNumbers(figures: CommittedFigures): string {
   ].join("\n");
 }
 
-interface IcsDefinitionKeys {
-  steps: {
-    factor: string;
-    description: string;
-    ratio: number;
-    reduction: boolean;
-    flips: boolean;
-  }[];
-  verdict: string;
-}
-
 /** The one-factor-at-a-time table and verdict of the seed's question (claim 6). */
 export function icsDefinitionsNumbers(figures: CommittedFigures): string {
   const figure = figures.get("ics-definitions");
   if (figure === undefined) return missing("ics-definitions");
-  const keys = figure.results.keyNumbers as IcsDefinitionKeys;
+  const keys = resultsOf<typeof ICS_DEFINITIONS_EXPERIMENT>(figure).keyNumbers;
   return [
     markdownTable(
       [
@@ -283,24 +268,11 @@ export function speedTable(_figures: CommittedFigures, bench: BenchReport | null
   ].join("\n");
 }
 
-interface LpKey {
-  normalization: string;
-  vggFinalLoss: number;
-  vggTestAccuracy: number;
-  vggBetaVsBatchnorm: number;
-  vggGradientVsBatchnorm: number;
-  dlnFinalLoss: number;
-  dlnLossVsBatchnorm: number;
-  dlnBetaVsBatchnorm: number;
-  dlnGradientVsBatchnorm: number;
-  diverged: string | null;
-}
-
 /** Final losses and smoothness relative to BatchNorm per l_p variant (claim 5). */
 export function lpNormsNumbers(figures: CommittedFigures): string {
   const figure = figures.get("lp-norms");
   if (figure === undefined) return missing("lp-norms");
-  const keys = figure.results.keyNumbers as LpKey[];
+  const keys = resultsOf<typeof LP_NORMS>(figure).keyNumbers;
   return markdownTable(
     [
       "normalisation",
@@ -315,8 +287,8 @@ export function lpNormsNumbers(figures: CommittedFigures): string {
     ],
     keys.map((k) => [
       k.normalization,
-      k.vggFinalLoss.toFixed(3),
-      `${(100 * k.vggTestAccuracy).toFixed(1)}%`,
+      shown(k.vggFinalLoss, (v) => v.toFixed(3)),
+      shown(k.vggTestAccuracy, (v) => `${(100 * v).toFixed(1)}%`),
       ratio(k.vggBetaVsBatchnorm),
       ratio(k.vggGradientVsBatchnorm),
       ratio(k.dlnLossVsBatchnorm),
@@ -331,7 +303,7 @@ export function lpNormsNumbers(figures: CommittedFigures): string {
 export function icsNumbers(figures: CommittedFigures): string {
   const figure = figures.get("ics");
   if (figure === undefined) return missing("ics");
-  const keys = figure.results.keyNumbers as IcsKeyNumber[];
+  const keys = resultsOf<typeof ICS>(figure).keyNumbers;
   return markdownTable(
     [
       "lr",
@@ -347,29 +319,19 @@ export function icsNumbers(figures: CommittedFigures): string {
       k.layer,
       k.normalization,
       // A layer whose measurements all stopped (a diverged run) has no median.
-      k.medianCosine?.toFixed(3) ?? "-",
-      k.medianL2?.toPrecision(3) ?? "-",
+      shown(k.medianCosine, (v) => v.toFixed(3)),
+      shown(k.medianL2, (v) => v.toPrecision(3)),
       ratio(k.l2RatioToStandard),
       k.diverged ?? "none",
     ]),
   );
 }
 
-interface LandscapeKey {
-  phase: string;
-  step: number;
-  lossWidthRatio: number;
-  gradWidthRatio: number;
-  betaRatio: number;
-  gradNormStandard: number;
-  gradNormBatchnorm: number;
-}
-
 /** Standard / BatchNorm ratios of the three landscape measures at key steps (claim 4, VGG). */
 export function landscapeNumbers(figures: CommittedFigures): string {
   const figure = figures.get("loss-variation");
   if (figure === undefined) return missing("loss-variation");
-  const keys = figure.results.keyNumbers as LandscapeKey[];
+  const keys = resultsOf<typeof LANDSCAPE>(figure).keyNumbers;
   return markdownTable(
     [
       "phase",
@@ -386,8 +348,8 @@ export function landscapeNumbers(figures: CommittedFigures): string {
       ratio(k.lossWidthRatio),
       ratio(k.gradWidthRatio),
       ratio(k.betaRatio),
-      k.gradNormStandard.toPrecision(3),
-      k.gradNormBatchnorm.toPrecision(3),
+      shown(k.gradNormStandard, (v) => v.toPrecision(3)),
+      shown(k.gradNormBatchnorm, (v) => v.toPrecision(3)),
     ]),
   );
 }

@@ -308,6 +308,7 @@ async function trainRun(
       divergedAt,
       wallTime: wallTime(),
       backend,
+      ...(options.backendInfo === undefined ? {} : { backendInfo: options.backendInfo }),
       updated: new Date().toISOString(),
     });
   const start = initial.step;

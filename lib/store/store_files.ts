@@ -23,6 +23,7 @@
  * @module
  */
 import { basename, dirname, join, resolve } from "node:path";
+import type { BackendInfo } from "../backend.ts";
 import { readEnv, RUNS_DIR_ENV } from "../env.ts";
 import { resolveConfiguredDir } from "../paths.ts";
 import { canonicalJson, runFolderName, type TrainingJob } from "../run/job.ts";
@@ -69,8 +70,13 @@ export interface RunStatus {
   divergedAt: number | null;
   /** Seconds spent computing, over all sessions of the run. */
   wallTime: number;
-  /** Backend of the last session, e.g. "cpu" or "wasm (no WebGPU adapter; ...)". */
+  /** Backend of the last session as one line (`formatBackend`), e.g. "cpu (no WebGPU adapter; ...)". */
   backend: string;
+  /**
+   * The same backend as structured fields. Absent in runs written before it was recorded and
+   * where the caller gave no backend info (then `backend` is the tfjs backend's name).
+   */
+  backendInfo?: BackendInfo;
   /** ISO time of this write. */
   updated: string;
 }

@@ -1,10 +1,11 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { BackendInfo } from "../../lib/backend.ts";
+import { type BackendInfo, formatBackend } from "../../lib/backend.ts";
 import {
   collectProvenance,
   computedBackend,
+  computedOn,
   display,
   figurePaths,
   gitState,
@@ -275,6 +276,63 @@ Deno.test("computedBackend() keeps what computed a run and drops why it was chos
     ],
   ];
   for (const [line, expected] of cases) assert.equal(computedBackend(line), expected);
+});
+
+Deno.test("computedOn() reads the structured backend as computedBackend() reads its line", () => {
+  const software = {
+    description: "llvmpipe (LLVM 15.0.6, 256 bits)",
+    vendor: "mesa",
+    architecture: "",
+    software: true,
+  };
+  const hardware = {
+    description: "NVIDIA H100 80GB HBM3",
+    vendor: "nvidia",
+    architecture: "hopper",
+    software: false,
+  };
+  const infos: BackendInfo[] = [
+    {
+      backend: "cpu",
+      adapter: null,
+      reason: "requested by --backend",
+      threads: 1,
+      nativeKernels: null,
+    },
+    {
+      backend: "wasm",
+      adapter: software,
+      reason: "software adapter",
+      threads: 2,
+      nativeKernels: "oneDNN 2.6.3 (libdnnl.so.2)",
+    },
+    {
+      backend: "wasm",
+      adapter: null,
+      reason: "no WebGPU adapter",
+      threads: 1,
+      nativeKernels: null,
+    },
+    {
+      backend: "webgpu",
+      adapter: hardware,
+      reason: "hardware WebGPU adapter",
+      threads: 1,
+      nativeKernels: null,
+    },
+  ];
+  const expected = [
+    "cpu",
+    "wasm, 2 threads, kernels by oneDNN 2.6.3 (libdnnl.so.2)",
+    "wasm, 1 thread",
+    "webgpu (NVIDIA H100 80GB HBM3)",
+  ];
+  infos.forEach((info, k) => {
+    const line = formatBackend(info);
+    assert.equal(computedOn({ backend: line, backendInfo: info }), expected[k]);
+    // A run written before the structured field was stored reads the same from its line.
+    assert.equal(computedOn({ backend: line }), expected[k]);
+  });
 });
 
 Deno.test("collectProvenance() lists the distinct backends that computed the runs", async () => {

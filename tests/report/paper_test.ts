@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { blockNames, fillBlocks, markdownTable } from "../../lib/report/blocks.ts";
 import {
   type CommittedFigure,
+  dlnNumbers,
   icsNumbers,
+  landscapeNumbers,
+  lpNormsNumbers,
   REPORT_BLOCKS,
   speedTable,
 } from "../../lib/report/sections.ts";
@@ -113,5 +116,75 @@ Deno.test("icsNumbers() prints a layer with no finite median as '-' instead of t
   assert.match(
     table,
     /\| 0\.1 +\| conv5 +\| batchnorm +\| 0\.500 +\| 0\.0123 +\| 2\.0 +\| none +\|/,
+  );
+});
+
+Deno.test("dln, lp-norms and landscape blocks print missing numbers as '-' instead of throwing", () => {
+  const provenance = {} as CommittedFigure["provenance"];
+  const dln = {
+    stem: "dln",
+    provenance,
+    results: {
+      keyNumbers: {
+        ics: [{
+          lr: "1e-6",
+          layer: "layer 5",
+          cosineStandard: null,
+          cosineBatchnorm: 0.25,
+          l2Ratio: null,
+          relativeStandard: null,
+        }],
+        atFloorFraction: 0,
+        landscapeRatios: { lossVariation: null, gradientPredictiveness: 3, betaSmoothness: null },
+        finalLoss: [{ normalization: "none", lr: "1e-6", loss: null }],
+        diverged: ["none at lr 1e-6"],
+      },
+    },
+  };
+  const dlnBlock = dlnNumbers(new Map([["dln", dln]]));
+  assert.match(dlnBlock, /\| 1e-6 +\| layer 5 +\| - +\| 0\.250 +\| - +\|/);
+  assert.match(dlnBlock, /none at lr 1e-6: -\. Diverged runs: 1\./);
+
+  const lp = {
+    stem: "lp-norms",
+    provenance,
+    results: {
+      keyNumbers: [{
+        normalization: "l_inf",
+        vggFinalLoss: null,
+        vggTestAccuracy: null,
+        vggBetaVsBatchnorm: null,
+        vggGradientVsBatchnorm: null,
+        dlnFinalLoss: 2,
+        dlnLossVsBatchnorm: 4,
+        dlnBetaVsBatchnorm: null,
+        dlnGradientVsBatchnorm: null,
+        diverged: "diverged at step 3 (seed 0)",
+      }],
+    },
+  };
+  assert.match(
+    lpNormsNumbers(new Map([["lp-norms", lp]])),
+    /\| l_inf +\| - +\| - +\| - +\| - +\| 4\.0 +\| - +\| - +\| diverged at step 3 \(seed 0\) \|/,
+  );
+
+  const landscape = {
+    stem: "loss-variation",
+    provenance,
+    results: {
+      keyNumbers: [{
+        phase: "late",
+        step: 400,
+        lossWidthRatio: 2,
+        gradWidthRatio: null,
+        betaRatio: null,
+        gradNormStandard: null,
+        gradNormBatchnorm: 0.5,
+      }],
+    },
+  };
+  assert.match(
+    landscapeNumbers(new Map([["loss-variation", landscape]])),
+    /\| late +\| 400 +\| 2\.0 +\| - +\| - +\| - +\| 0\.500 +\|/,
   );
 });

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../../lib/backend.ts";
+import { formatBackend, initBackend } from "../../lib/backend.ts";
 import { jobId, runFolderName, type TrainingJob } from "../../lib/run/job.ts";
 import { loadRun, runJob } from "../../lib/run/run_job.ts";
 import { measureIcs } from "../../lib/measure/ics.ts";
@@ -28,7 +28,7 @@ import { CIFAR10_TRAIN_STATS } from "../../lib/data/cifar10.ts";
 import { disposeDeviceSet, uploadImageSet } from "../../lib/data/device_set.ts";
 import { tinyDlnJob, tinyMlpJob } from "../experiments/_jobs.ts";
 
-await initBackend({ backend: "cpu" });
+const cpuInfo = await initBackend({ backend: "cpu" });
 
 const quiet = { onWarning: () => {} };
 
@@ -87,6 +87,17 @@ Deno.test("runJob() computes a run once, then loads it; force recomputes", async
       "metrics.ndjson",
       "status.json",
     ]);
+  });
+});
+
+Deno.test("runJob() records the backend as its line and as structured fields", async () => {
+  await withStore(async (store) => {
+    const job = tinyDlnJob();
+    const record = await runJob(job, store, { ...quiet, backendInfo: cpuInfo });
+    const stored = await store.readStatus(await jobId(job));
+    assert.equal(record.status.backend, formatBackend(cpuInfo));
+    assert.equal(stored?.backend, formatBackend(cpuInfo));
+    assert.deepEqual(stored?.backendInfo, cpuInfo);
   });
 });
 
