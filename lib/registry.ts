@@ -50,17 +50,27 @@ function figure<C extends object, S>(
 
 /** Figure stem -> experiment and drawing, in job order (cheapest first). */
 export const EXPERIMENTS = {
-  "dln": figure(DLN, (rows) => dlnFigure(rows)),
+  "dln": figure(DLN, (rows, c) => dlnFigure(rows, { networks: c.normalizations })),
   "ics-definitions": figure(ICS_DEFINITIONS_EXPERIMENT, (s) => icsDefinitionsFigure(s.rows)),
   "lp-norms": figure(
     LP_NORMS,
-    (rows, c) => lpNormsFigure(rows, { smoothVggLoss: c.smoothVggLoss }),
+    (rows, c) =>
+      lpNormsFigure(rows, { smoothVggLoss: c.smoothVggLoss, networks: c.normalizations }),
   ),
   "training": figure(TRAINING, (results) => trainingFigure(results)),
-  "ics": figure(ICS, (s) => icsFigure(s.rows)),
-  "loss-variation": figure(LANDSCAPE, (s) => lossVariationFigure(s.rows)),
-  "gradient-predictiveness": figure(LANDSCAPE, (s) => gradientPredictivenessFigure(s.rows)),
-  "beta-smoothness": figure(LANDSCAPE, (s) => betaSmoothnessFigure(s.rows)),
+  "ics": figure(ICS, (s, c) => icsFigure(s.rows, { networks: c.normalizations })),
+  "loss-variation": figure(
+    LANDSCAPE,
+    (s, c) => lossVariationFigure(s.rows, { networks: c.runs.landscape.normalizations }),
+  ),
+  "gradient-predictiveness": figure(
+    LANDSCAPE,
+    (s, c) => gradientPredictivenessFigure(s.rows, { networks: c.runs.landscape.normalizations }),
+  ),
+  "beta-smoothness": figure(
+    LANDSCAPE,
+    (s, c) => betaSmoothnessFigure(s.rows, { networks: c.runs.landscape.normalizations }),
+  ),
   "example": figure(EXAMPLE, (rows) => exampleFigure(rows)),
   "instrument": figure(INSTRUMENT_CHECK, (result, c) => instrumentFigure(result, c)),
 } as const satisfies Record<string, RegisteredFigure>;

@@ -72,6 +72,9 @@ export interface DlnConfig {
 /** The paper's DLN ICS layers, #9 and #17 (ours have the same numbers). */
 const ICS_LAYERS: readonly number[] = DLN_ICS_LAYERS.map((m) => m.ours);
 
+/** The networks compared (PROTOCOL.md: standard and BatchNorm deep linear networks). */
+const DLN_NETWORKS = ["none", "batchnorm"] as const satisfies readonly Normalization[];
+
 /** Smoke: the full-size DLN for 20 steps, one seed; checks the pipeline in seconds. */
 export const DLN_SMOKE = {
   depth: 25, // the layers #9 and #17 must exist
@@ -80,7 +83,7 @@ export const DLN_SMOKE = {
   steps: 20,
   learningRates: [1e-6, 1e-7],
   landscapeLearningRate: 1e-6,
-  normalizations: ["none", "batchnorm"],
+  normalizations: DLN_NETWORKS,
   seeds: [0],
   bnMomentum: 0.1,
   icsEvery: 10, // steps 0, 10
@@ -102,7 +105,7 @@ export const DLN_QUICK = {
   steps: 300, // 3% of 10,000: the loss still falls by ~4x (standard) and ~10x (BatchNorm)
   learningRates: [1e-6, 1e-7],
   landscapeLearningRate: 1e-6,
-  normalizations: ["none", "batchnorm"],
+  normalizations: DLN_NETWORKS,
   seeds: [0, 1, 2],
   bnMomentum: 0.1,
   icsEvery: 20, // 15 measurements per run, 3 gradients each
@@ -129,7 +132,7 @@ export const DLN_PAPER = {
   steps: 10_000, // PROTOCOL.md
   learningRates: [1e-6, 1e-7], // PROTOCOL.md, Figure 3b
   landscapeLearningRate: 1e-6, // PROTOCOL.md, Figure 10
-  normalizations: ["none", "batchnorm"],
+  normalizations: DLN_NETWORKS,
   seeds: [0, 1, 2],
   bnMomentum: 0.1,
   icsEvery: 100, // our choice: 100 measurements per run

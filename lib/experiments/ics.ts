@@ -67,6 +67,16 @@ export interface VggMeasureConfig extends VggRunSettings {
   readonly shared?: SharedVggRuns;
 }
 
+/** The networks of Figure 3a (ICS): standard, BatchNorm, and BatchNorm with Algorithm 1's noise. */
+const ICS_NETWORKS = [
+  "none",
+  "batchnorm",
+  "noisy-batchnorm",
+] as const satisfies readonly Normalization[];
+
+/** The networks of Figure 4 (landscape): standard and BatchNorm. */
+const LANDSCAPE_NETWORKS = ["none", "batchnorm"] as const satisfies readonly Normalization[];
+
 /**
  * The measurement config of a scale whose VGG runs are shared (`schedule`): the same numbers as
  * the shared runs, the figure's own networks and learning rates.
@@ -78,13 +88,13 @@ function sharedMeasureConfig(runs: SharedVggRuns): VggMeasureConfig {
     batchSize: runs.batchSize,
     steps: runs.steps,
     learningRates: [0.1, 0.01], // PROTOCOL.md, ICS: Figure 3a
-    normalizations: ["none", "batchnorm", "noisy-batchnorm"],
+    normalizations: ICS_NETWORKS,
     seeds: runs.seeds,
     bnMomentum: runs.bnMomentum,
     icsEvery: runs.measureEvery,
     icsLayers: runs.icsLayers,
     landscape: {
-      normalizations: ["none", "batchnorm"],
+      normalizations: LANDSCAPE_NETWORKS,
       learningRate: 0.1, // PROTOCOL.md, Figure 4
       every: runs.measureEvery,
       etaGrid: runs.etaGrid,
@@ -106,13 +116,13 @@ const VGG_MEASURE_QUICK = {
   // (loss 2.30), which made its landscape trivially flat; by 400 it has started to learn.
   steps: 400,
   learningRates: [0.1, 0.01],
-  normalizations: ["none", "batchnorm", "noisy-batchnorm"],
+  normalizations: ICS_NETWORKS,
   seeds: [0, 1, 2],
   bnMomentum: 0.1,
   icsEvery: 25, // 16 measurements per run
   icsLayers: ICS_LAYERS,
   landscape: {
-    normalizations: ["none", "batchnorm"],
+    normalizations: LANDSCAPE_NETWORKS,
     learningRate: 0.1,
     every: 25, // 16 measurements, 8 etas each
     etaGrid: VGG_ETA_GRID,
@@ -136,13 +146,13 @@ export const VGG_MEASURE_CONFIGS = {
     batchSize: 32,
     steps: 10,
     learningRates: [0.1, 0.01],
-    normalizations: ["none", "batchnorm", "noisy-batchnorm"],
+    normalizations: ICS_NETWORKS,
     seeds: [0], // one replicate: smoke checks the pipeline, not the claim
     bnMomentum: 0.1,
     icsEvery: 5, // steps 0, 5
     icsLayers: ICS_LAYERS,
     landscape: {
-      normalizations: ["none", "batchnorm"],
+      normalizations: LANDSCAPE_NETWORKS,
       learningRate: 0.1,
       every: 5,
       etaGrid: { ...VGG_ETA_GRID, count: 4 }, // 4 etas in [1/2, 4] x lr: fewer passes
@@ -168,13 +178,13 @@ export const VGG_MEASURE_CONFIGS = {
     batchSize: 128, // PROTOCOL.md
     steps: 15_000, // PROTOCOL.md
     learningRates: [0.1, 0.01], // PROTOCOL.md, ICS: Figure 3a
-    normalizations: ["none", "batchnorm", "noisy-batchnorm"],
+    normalizations: ICS_NETWORKS,
     seeds: [0, 1, 2],
     bnMomentum: 0.1,
     icsEvery: 100, // 150 measurements per run (our choice: the paper is silent)
     icsLayers: ICS_LAYERS, // conv5, dense10
     landscape: {
-      normalizations: ["none", "batchnorm"],
+      normalizations: LANDSCAPE_NETWORKS,
       learningRate: 0.1, // PROTOCOL.md, Figure 4
       every: 100, // our choice: the paper is silent
       etaGrid: VGG_ETA_GRID, // 8 linear etas in [1/2, 4] x lr

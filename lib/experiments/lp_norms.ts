@@ -66,11 +66,18 @@ export interface LpNormsConfig {
   smoothVggLoss: number;
 }
 
-const NORMALIZATIONS = ["none", "batchnorm", "l1", "l2", "linf"] as const;
+/** The networks of the l_p figure: standard, BatchNorm and the three l_p normalisations. */
+const LP_NETWORKS = [
+  "none",
+  "batchnorm",
+  "l1",
+  "l2",
+  "linf",
+] as const satisfies readonly Normalization[];
 
 /** Smoke: a 1/32-width VGG on the committed sample for 10 steps, one seed. */
 export const LP_NORMS_SMOKE = {
-  normalizations: NORMALIZATIONS,
+  normalizations: LP_NETWORKS,
   seeds: [0], // one replicate: smoke checks the pipeline, not the claim
   vgg: {
     width: 1 / 32, // 2..16 channels
@@ -94,7 +101,7 @@ export const LP_NORMS_SMOKE = {
  * test accuracy) and an l_p DLN run ~20 s: about 8 minutes in all.
  */
 export const LP_NORMS_QUICK = {
-  normalizations: NORMALIZATIONS,
+  normalizations: LP_NETWORKS,
   seeds: [0, 1, 2],
   vgg: {
     width: 1 / 16, // 4..32 channels, 32-wide dense layers
@@ -125,7 +132,7 @@ export const LP_NORMS_LONG = {
  * 1/4 wide; its standard and BatchNorm VGG runs are those of `training` and `ics`.
  */
 export const LP_NORMS_SCHEDULE = {
-  normalizations: NORMALIZATIONS,
+  normalizations: LP_NETWORKS,
   seeds: SCHEDULE_VGG_RUNS.seeds,
   vgg: {
     width: SCHEDULE_VGG_RUNS.width,
@@ -146,7 +153,7 @@ export const LP_NORMS_SCHEDULE = {
 
 /** Paper: PROTOCOL.md exactly (VGG 15,000 steps at batch 128, DLN 10,000 steps), 3 seeds. */
 export const LP_NORMS_PAPER = {
-  normalizations: NORMALIZATIONS,
+  normalizations: LP_NETWORKS,
   seeds: [0, 1, 2],
   vgg: {
     width: 1, // PROTOCOL.md

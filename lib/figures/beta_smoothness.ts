@@ -8,7 +8,8 @@
  * @module
  */
 import type { LandscapeRow } from "../experiments/landscape.ts";
-import { LANDSCAPE_ORDER, type LandscapeFigureOptions } from "./loss_variation.ts";
+import type { LandscapeFigureOptions } from "./loss_variation.ts";
+import { networkOrder } from "./series.ts";
 import { bandChart, type VegaLiteSpec } from "./spec.ts";
 
 /**
@@ -35,7 +36,7 @@ export function betaSmoothnessFigure(
     yTitle: "effective β-smoothness",
     series: "normalization",
     seriesTitle: "network",
-    seriesOrder: LANDSCAPE_ORDER,
+    seriesOrder: networkOrder(options.networks ?? rows.map((r) => r.normalization)),
     tooltip: ["learningRate", "gradNorm", "seeds", "diverged"],
     width: 520,
     height: 300,

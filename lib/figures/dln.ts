@@ -11,10 +11,8 @@
  */
 import type { DlnFigureRows, IcsRow } from "../experiments/dln.ts";
 import type { Normalization } from "../models/types.ts";
+import { networkOrder } from "./series.ts";
 import { bandChart, concatCharts, type Row, type VegaLiteSpec } from "./spec.ts";
-
-/** Legend and colour order of the networks, shared with the other figures. */
-export const DLN_SERIES_ORDER: readonly Normalization[] = ["none", "batchnorm"];
 
 /** Extra tooltip fields of every panel. */
 const TOOLTIP = ["lr", "seeds", "diverged"] as const;
@@ -64,12 +62,16 @@ function floorLayers(anyAtFloor: boolean): Json[] {
   ];
 }
 
-function icsCharts(rows: readonly IcsRow[], lr: string): VegaLiteSpec[] {
+function icsCharts(
+  rows: readonly IcsRow[],
+  lr: string,
+  networks: readonly Normalization[],
+): VegaLiteSpec[] {
   const data = rows.filter((r) => r.lr === lr) as Row[];
   const common = {
     x: "step",
     series: "normalization",
-    seriesOrder: DLN_SERIES_ORDER,
+    seriesOrder: networks,
     dash: "layer",
     tooltip: [...TOOLTIP, "relative", "atFloor"],
   } as const;
@@ -97,20 +99,26 @@ function icsCharts(rows: readonly IcsRow[], lr: string): VegaLiteSpec[] {
  * The spec of figure `dln` (without provenance: the notebook adds it).
  *
  * @param rows The rows of `dlnRows`.
+ * @param options The networks compared (the experiment's `normalizations`; default: those in the
+ *   loss rows).
  * @returns A concat spec, two panels per row.
  */
-export function dlnFigure(rows: DlnFigureRows): VegaLiteSpec {
+export function dlnFigure(
+  rows: DlnFigureRows,
+  options: { networks?: readonly Normalization[] } = {},
+): VegaLiteSpec {
+  const networks = networkOrder(options.networks ?? rows.loss.map((r) => r.normalization));
   const lrs = [...new Set(rows.ics.map((r) => r.lr))];
   const landscape = rows.landscape as Row[];
   const landscapeLr = rows.landscape[0]?.lr ?? "";
   const common = {
     x: "step",
     series: "normalization",
-    seriesOrder: DLN_SERIES_ORDER,
+    seriesOrder: networks,
     tooltip: [...TOOLTIP],
   } as const;
   return concatCharts([
-    ...lrs.flatMap((lr) => icsCharts(rows.ics, lr)),
+    ...lrs.flatMap((lr) => icsCharts(rows.ics, lr, networks)),
     bandChart(landscape, {
       ...common,
       low: "lossLow",

@@ -9,7 +9,8 @@
  * @module
  */
 import type { LandscapeRow } from "../experiments/landscape.ts";
-import { LANDSCAPE_ORDER, type LandscapeFigureOptions } from "./loss_variation.ts";
+import type { LandscapeFigureOptions } from "./loss_variation.ts";
+import { networkOrder } from "./series.ts";
 import { bandChart, type VegaLiteSpec } from "./spec.ts";
 
 /**
@@ -36,7 +37,7 @@ export function gradientPredictivenessFigure(
     yTitle: "||∇L(W) − ∇L(W − ηg)||, min..max over η",
     series: "normalization",
     seriesTitle: "network",
-    seriesOrder: LANDSCAPE_ORDER,
+    seriesOrder: networkOrder(options.networks ?? rows.map((r) => r.normalization)),
     tooltip: ["learningRate", "gradLowest", "gradHighest", "gradNorm", "seeds", "diverged"],
     width: 520,
     height: 300,

@@ -9,15 +9,16 @@
  * @module
  */
 import type { IcsRow } from "../experiments/ics.ts";
+import type { Normalization } from "../models/types.ts";
+import { networkOrder } from "./series.ts";
 import { bandChart, concatCharts, type VegaLiteSpec } from "./spec.ts";
-
-/** Legend and colour order of the networks, shared by the VGG measurement figures. */
-export const NETWORK_ORDER = ["none", "batchnorm", "noisy-batchnorm"] as const;
 
 /** Options of {@link icsFigure}. */
 export interface IcsFigureOptions {
   /** Figure title (default: the paper's figure it mirrors). */
   title?: string;
+  /** The networks it compares (the experiment's `normalizations`; default: those in the rows). */
+  networks?: readonly Normalization[];
 }
 
 /**
@@ -25,7 +26,7 @@ export interface IcsFigureOptions {
  * each measured layer against the step; bands are the spread over seeds.
  *
  * @param rows Rows from `icsRows` (any order).
- * @param options Title.
+ * @param options Title and networks.
  * @returns A Vega-Lite spec (concat of band charts).
  * @throws {RangeError} When there are no rows.
  */
@@ -41,7 +42,7 @@ export function icsFigure(rows: readonly IcsRow[], options: IcsFigureOptions = {
     xTitle: "training step",
     series: "normalization",
     seriesTitle: "network",
-    seriesOrder: NETWORK_ORDER,
+    seriesOrder: networkOrder(options.networks ?? rows.map((r) => r.normalization)),
     tooltip: ["learningRate", "layer", "normG", "seeds", "diverged"],
     width: 260,
     height: 180,

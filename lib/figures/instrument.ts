@@ -5,6 +5,7 @@
  * @module
  */
 import type { InstrumentConfig, InstrumentResult } from "../experiments/instrument.ts";
+import { networkOrder } from "./series.ts";
 import { concatCharts, lineChart, type VegaLiteSpec } from "./spec.ts";
 
 /**
@@ -18,7 +19,7 @@ export function instrumentFigure(
   result: InstrumentResult,
   config: InstrumentConfig,
 ): VegaLiteSpec {
-  const order = config.normalizations;
+  const order = networkOrder(config.normalizations);
   const at = `ICS at step ${config.measureStep}`;
   return concatCharts([
     lineChart(result.ics, {

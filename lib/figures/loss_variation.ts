@@ -8,15 +8,16 @@
  * @module
  */
 import type { LandscapeRow } from "../experiments/landscape.ts";
+import type { Normalization } from "../models/types.ts";
+import { networkOrder } from "./series.ts";
 import { bandChart, type VegaLiteSpec } from "./spec.ts";
-
-/** Legend and colour order of the landscape figures (colours match the `ics` figure). */
-export const LANDSCAPE_ORDER = ["none", "batchnorm"] as const;
 
 /** Options of the landscape figure builders. */
 export interface LandscapeFigureOptions {
   /** Figure title (default: the paper's panel it mirrors). */
   title?: string;
+  /** The networks it compares (the experiment's `normalizations`; default: those in the rows). */
+  networks?: readonly Normalization[];
 }
 
 /**
@@ -42,7 +43,7 @@ export function lossVariationFigure(
     yTitle: "loss at W − ηg, min..max over η",
     series: "normalization",
     seriesTitle: "network",
-    seriesOrder: LANDSCAPE_ORDER,
+    seriesOrder: networkOrder(options.networks ?? rows.map((r) => r.normalization)),
     tooltip: [
       "learningRate",
       "lossAtW",

@@ -10,10 +10,8 @@
  */
 import type { LpNormsRows } from "../experiments/lp_norms.ts";
 import type { Normalization } from "../models/types.ts";
+import { networkOrder } from "./series.ts";
 import { bandChart, concatCharts, type Row, type VegaLiteSpec } from "./spec.ts";
-
-/** Legend and colour order of the networks. */
-export const LP_SERIES_ORDER: readonly Normalization[] = ["none", "batchnorm", "l1", "l2", "linf"];
 
 type Json = Record<string, unknown>;
 
@@ -37,18 +35,19 @@ export function withLinePoints(chart: VegaLiteSpec): VegaLiteSpec {
  * The spec of figure `lp-norms` (without provenance: the notebook adds it).
  *
  * @param rows The rows of `lpNormsRows`.
- * @param options The VGG loss smoothing window, for its axis title.
+ * @param options The VGG loss smoothing window (for its axis title) and the networks compared
+ *   (the experiment's `normalizations`; default: those in the VGG loss rows).
  * @returns A concat spec, three panels per row.
  */
 export function lpNormsFigure(
   rows: LpNormsRows,
-  options: { smoothVggLoss?: number } = {},
+  options: { smoothVggLoss?: number; networks?: readonly Normalization[] } = {},
 ): VegaLiteSpec {
   const smooth = options.smoothVggLoss ?? 1;
   const common = {
     x: "step",
     series: "normalization",
-    seriesOrder: LP_SERIES_ORDER,
+    seriesOrder: networkOrder(options.networks ?? rows.vggLoss.map((r) => r.normalization)),
     tooltip: ["seeds", "diverged"],
     width: 300,
     height: 220,
