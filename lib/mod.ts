@@ -10,7 +10,7 @@
  *
  * @module
  */
-export { display } from "./figures/provenance.ts";
+export { display } from "./figures/display.ts";
 export { type FigureOutput, runFigure, type RunFigureOptions } from "./run_figure.ts";
 export { EXPERIMENTS, FIGURE_STEMS, type FigureStem, jobsFor } from "./registry.ts";
 export type { Experiment } from "./experiments/experiment.ts";

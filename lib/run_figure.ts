@@ -6,8 +6,10 @@
  * @module
  */
 import { type BackendChoice, type BackendInfo, formatBackend, initBackend } from "./backend.ts";
-import { collectProvenance, writeFigure, type WriteFigureResult } from "./figures/provenance.ts";
-import { type Provenance, type VegaLiteSpec, withProvenance } from "./figures/spec.ts";
+import { collectProvenance } from "./figures/provenance.ts";
+import { writeFigure, type WriteFigureResult } from "./figures/write_figure.ts";
+import { type VegaLiteSpec } from "./figures/spec.ts";
+import { type Provenance, withProvenance } from "./figures/spec_provenance.ts";
 import { figureSettings } from "./notebook/config.ts";
 import type { ProgressOutput } from "./progress.ts";
 import { registeredFigure } from "./registry.ts";

@@ -6,7 +6,7 @@
  * intervals 10x too; a CPU with oneDNN, or a GPU, in hours), `schedule` keeps docs/PROTOCOL.md's
  * whole training schedule and reduces only the VGG's width (1/4: CPU hours per run, over
  * several sessions), `paper` follows docs/PROTOCOL.md. Figures record their scale, and a figure
- * is never replaced by one of a smaller scale unless forced (see `lib/figures/provenance.ts`).
+ * is never replaced by one of a smaller scale unless forced (see `lib/figures/write_figure.ts`).
  *
  * @module
  */

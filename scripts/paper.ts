@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { writeAtomic } from "../lib/store/store_files.ts";
 import { fillBlocks } from "../lib/report/blocks.ts";
 import { type BenchReport, type CommittedFigure, REPORT_BLOCKS } from "../lib/report/sections.ts";
-import { provenanceOf } from "../lib/figures/spec.ts";
+import { provenanceOf } from "../lib/figures/spec_provenance.ts";
 import { resultsFileName } from "../lib/registry.ts";
 import type { VegaLiteSpec } from "../lib/figures/spec.ts";
 

@@ -14,7 +14,8 @@
  *
  * @module
  */
-import { type Provenance, provenanceOf, type VegaLiteSpec } from "./spec.ts";
+import { type VegaLiteSpec } from "./spec.ts";
+import { type Provenance, provenanceOf } from "./spec_provenance.ts";
 
 /** The vendored scripts, in load order (vega-lite and vega-embed need vega as a global). */
 export const GALLERY_SCRIPTS: readonly string[] = [

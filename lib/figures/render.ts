@@ -9,7 +9,8 @@
  */
 import * as vega from "vega";
 import { compile } from "vega-lite";
-import { jsonProblems, staticSpec, type VegaLiteSpec } from "./spec.ts";
+import { staticSpec, type VegaLiteSpec } from "./spec.ts";
+import { jsonProblems } from "./spec_provenance.ts";
 
 /** A compiled Vega spec. */
 export type VegaSpec = vega.Spec;

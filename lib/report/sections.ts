@@ -16,7 +16,7 @@ import {
   formatKeyNumbers,
   type TRAINING,
 } from "../experiments/training.ts";
-import type { Provenance } from "../figures/spec.ts";
+import type { Provenance } from "../figures/spec_provenance.ts";
 import { markdownTable } from "./blocks.ts";
 
 /** One committed figure as the report sees it. */

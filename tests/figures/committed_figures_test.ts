@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { renderSvg, validateSpec } from "../../lib/figures/render.ts";
-import { provenanceProblems, type VegaLiteSpec } from "../../lib/figures/spec.ts";
+import { type VegaLiteSpec } from "../../lib/figures/spec.ts";
+import { provenanceProblems } from "../../lib/figures/spec_provenance.ts";
 import { figureStem } from "../../lib/notebook/notebook.ts";
 import { resultsFileName } from "../../lib/registry.ts";
 

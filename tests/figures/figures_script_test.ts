@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { provenanceOf } from "../../lib/figures/spec.ts";
+import { provenanceOf } from "../../lib/figures/spec_provenance.ts";
 
 const SCRIPT = new URL("../../scripts/figures.ts", import.meta.url).pathname;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;

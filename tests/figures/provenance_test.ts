@@ -2,25 +2,18 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type BackendInfo, formatBackend } from "../../lib/backend.ts";
-import {
-  collectProvenance,
-  computedBackend,
-  computedOn,
-  display,
-  figurePaths,
-  gitState,
-  inJupyter,
-  writeFigure,
-} from "../../lib/figures/provenance.ts";
+import { display, inJupyter } from "../../lib/figures/display.ts";
+import { gitState } from "../../lib/figures/git.ts";
+import { collectProvenance, computedBackend, computedOn } from "../../lib/figures/provenance.ts";
+import { figurePaths, writeFigure } from "../../lib/figures/write_figure.ts";
 import { REPO_ROOT } from "../../lib/paths.ts";
 import type { Scale } from "../../lib/scale.ts";
+import { lineChart, type VegaLiteSpec } from "../../lib/figures/spec.ts";
 import {
-  lineChart,
   type Provenance,
   provenanceOf,
-  type VegaLiteSpec,
   withProvenance,
-} from "../../lib/figures/spec.ts";
+} from "../../lib/figures/spec_provenance.ts";
 
 const ROWS = [0, 1, 2].map((step) => ({ step, loss: 3 - step }));
 

@@ -5,20 +5,22 @@ import {
   concatCharts,
   facetChart,
   HOVER_PARAM,
-  jsonProblems,
   lineChart,
-  type Provenance,
-  provenanceOf,
-  provenanceProblems,
   type Row,
-  scaleSubtitle,
   SERIES_PARAM,
   staticSpec,
   TOOLTIP_FORMAT,
   VEGA_LITE_SCHEMA,
+} from "../../lib/figures/spec.ts";
+import {
+  jsonProblems,
+  type Provenance,
+  provenanceOf,
+  provenanceProblems,
+  scaleSubtitle,
   withProvenance,
   wrapText,
-} from "../../lib/figures/spec.ts";
+} from "../../lib/figures/spec_provenance.ts";
 
 // Two series of 4 points each; the y values span 4 decades for the log axis.
 const ROWS: Row[] = [0, 1, 2, 3].flatMap((step) => [

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { VEGA_LITE_MIME } from "../../lib/figures/provenance.ts";
-import { provenanceOf } from "../../lib/figures/spec.ts";
+import { VEGA_LITE_MIME } from "../../lib/figures/display.ts";
+import { provenanceOf } from "../../lib/figures/spec_provenance.ts";
 import { figureStem } from "../../lib/notebook/notebook.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;

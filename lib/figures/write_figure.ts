@@ -1,0 +1,292 @@
+/**
+ * Writes a figure's three files (Deno I/O), all or nothing, and guards a figure of a larger
+ * scale from being replaced by one of a smaller scale unless forced.
+ *
+ * A figure `<stem>` is three files in `figures/` (or `FIGURE_DIR`): `<stem>.vl.json` (the
+ * Vega-Lite spec, data inline, provenance in `usermeta`), `<stem>.svg` (its static render) and
+ * `<stem>.results.json` (the compact results it was built from).
+ *
+ * @module
+ */
+import { dirname, join } from "node:path";
+import { figureSettings } from "../notebook/config.ts";
+import { figuresDir, repoPath } from "../paths.ts";
+import { scaleRank } from "../scale.ts";
+import { renderSvg } from "./render.ts";
+import { type VegaLiteSpec } from "./spec.ts";
+import {
+  jsonProblems,
+  type Provenance,
+  provenanceOf,
+  provenanceProblems,
+} from "./spec_provenance.ts";
+
+/** Figure stems: kebab-case, e.g. `loss-variation`. */
+const STEM = /^[a-z0-9][a-z0-9-]*$/;
+
+/** Paths of a figure's three files. */
+export interface FigurePaths {
+  /** `<stem>.vl.json`. */
+  spec: string;
+  /** `<stem>.svg`. */
+  svg: string;
+  /** `<stem>.results.json`. */
+  results: string;
+}
+
+/**
+ * Paths of a figure's files in a folder.
+ *
+ * @param stem Figure stem.
+ * @param dir Folder (default {@link figuresDir}).
+ * @param resultsName Name of the results file (default the stem; an experiment with several
+ *   figures writes one results file under its own name).
+ * @returns The three paths.
+ */
+export function figurePaths(
+  stem: string,
+  dir: string = figuresDir(),
+  resultsName: string = stem,
+): FigurePaths {
+  return {
+    spec: join(dir, `${stem}.vl.json`),
+    svg: join(dir, `${stem}.svg`),
+    results: join(dir, `${resultsName}.results.json`),
+  };
+}
+
+/** Options of {@link writeFigure}. */
+export interface WriteFigureOptions {
+  /** Folder (default {@link figuresDir}: `FIGURE_DIR` or `figures/`). */
+  dir?: string;
+  /** Replace an existing figure of a larger scale (default: `FIGURE_FORCE`). */
+  force?: boolean;
+  /**
+   * Where a figure goes when the guard keeps it out of `dir`, or null to drop it. Default:
+   * `data/runs/figures/` (git-ignored) when `dir` is the default folder, else null.
+   */
+  shadowDir?: string | null;
+  /** Print no line (default false: one line saying what was written). */
+  quiet?: boolean;
+  /** Name of the results file, `<resultsName>.results.json` (default: the stem). */
+  resultsName?: string;
+}
+
+/** What {@link writeFigure} did. */
+export interface WriteFigureResult {
+  /** Whether the figure was written to its folder. */
+  written: boolean;
+  /** The files in the figure folder (written or kept). */
+  paths: FigurePaths;
+  /** When not written: why, and where it went instead (if anywhere). */
+  reason?: string;
+  /** When not written but kept elsewhere: those files. */
+  shadowPaths?: FigurePaths;
+}
+
+/**
+ * Whether an existing figure may be replaced by one of `scale`: no when the existing one has a
+ * larger scale or no readable scale, unless forced. Returns null when replacing is allowed,
+ * else the reason it is not.
+ */
+async function guardReason(
+  specPath: string,
+  provenance: Provenance,
+  force: boolean,
+): Promise<string | null> {
+  if (force) return null;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(specPath);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+  let existing: Provenance | null = null;
+  try {
+    existing = provenanceOf(JSON.parse(text));
+  } catch {
+    existing = null; // unreadable JSON: its scale is unknown
+  }
+  if (existing === null) {
+    return `${specPath} has no readable provenance scale (use --force / FIGURE_FORCE=1 to replace it)`;
+  }
+  if (scaleRank(existing.scale) > scaleRank(provenance.scale)) {
+    return `${specPath} has scale ${existing.scale}, larger than ${provenance.scale} ` +
+      `(use --force / FIGURE_FORCE=1 to replace it)`;
+  }
+  return null;
+}
+
+/**
+ * JSON with one line per object of plain values and per array of plain values (data rows,
+ * series), indented otherwise: readable, diff-friendly, and far smaller than fully indented JSON.
+ */
+function formatJson(value: unknown, indent = ""): string {
+  const plain = (v: unknown) => v === null || typeof v !== "object";
+  if (plain(value)) return JSON.stringify(value);
+  const inner = indent + "  ";
+  if (Array.isArray(value)) {
+    if (value.length === 0) return "[]";
+    if (value.every(plain)) return JSON.stringify(value);
+    return `[\n${value.map((v) => inner + formatJson(v, inner)).join(",\n")}\n${indent}]`;
+  }
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length === 0) return "{}";
+  if (entries.every(([, v]) => plain(v))) return JSON.stringify(value);
+  return `{\n${
+    entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${formatJson(v, inner)}`).join(",\n")
+  }\n${indent}}`;
+}
+
+async function removeQuietly(path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+  } catch {
+    // already gone
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.lstat(path)).isFile;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/**
+ * Writes files all or nothing: each content goes to a temporary file beside its target, then
+ * the temporaries are renamed over the targets; if a write or rename fails, the targets already
+ * replaced are restored from hard-linked backups and every temporary is removed. (A process
+ * killed between two renames can still leave a mixed set; each file is always whole.)
+ */
+async function writeAllOrNothing(files: readonly { path: string; text: string }[]): Promise<void> {
+  const id = `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  const steps = files.map(({ path, text }) => ({
+    path,
+    text,
+    temporary: join(dirname(path), `.${path.split(/[\\/]/).pop()}.tmp-${id}`),
+    backup: join(dirname(path), `.${path.split(/[\\/]/).pop()}.bak-${id}`),
+    hadBackup: false,
+    renamed: false,
+  }));
+  try {
+    for (const step of steps) await Deno.writeTextFile(step.temporary, step.text);
+    for (const step of steps) {
+      if (await isFile(step.path)) {
+        try {
+          await Deno.link(step.path, step.backup);
+        } catch {
+          await Deno.copyFile(step.path, step.backup); // no hard links on this file system
+        }
+        step.hadBackup = true;
+      }
+    }
+    for (const step of steps) {
+      await Deno.rename(step.temporary, step.path);
+      step.renamed = true;
+    }
+  } catch (error) {
+    for (const step of steps.filter((s) => s.renamed)) {
+      if (step.hadBackup) await Deno.rename(step.backup, step.path);
+      else await removeQuietly(step.path);
+    }
+    throw error;
+  } finally {
+    for (const step of steps) {
+      await removeQuietly(step.temporary);
+      await removeQuietly(step.backup);
+    }
+  }
+}
+
+/**
+ * Writes a figure: `<stem>.vl.json`, `<stem>.svg` and `<stem>.results.json` (or the
+ * `resultsName` option's), all or nothing.
+ * The spec must carry complete provenance for `stem` (see `withProvenance`). A figure of a
+ * larger scale already in the folder is kept unless forced (smoke < quick < paper); the new one
+ * then goes to `shadowDir`.
+ *
+ * @param stem Figure stem, kebab-case (e.g. `loss-variation`).
+ * @param spec The Vega-Lite spec, with provenance.
+ * @param results The compact results the spec was built from (JSON-serialisable).
+ * @param options Folder, force, shadow folder, quiet.
+ * @returns What was written where.
+ * @throws {RangeError} If the stem is not kebab-case or differs from the provenance's figure.
+ * @throws {TypeError} If the provenance is incomplete, the spec is invalid (see `validateSpec`),
+ *   or the results hold values JSON cannot hold; nothing is written then.
+ */
+export async function writeFigure(
+  stem: string,
+  spec: VegaLiteSpec,
+  results: unknown,
+  options: WriteFigureOptions = {},
+): Promise<WriteFigureResult> {
+  if (!STEM.test(stem)) {
+    throw new RangeError(`Cannot write figure: the stem must be kebab-case, got "${stem}"`);
+  }
+  const problems = provenanceProblems(spec);
+  if (problems.length > 0) {
+    throw new TypeError(
+      `Cannot write figure ${stem}: its provenance is incomplete (use withProvenance):\n` +
+        problems.map((p) => `  - ${p}`).join("\n"),
+    );
+  }
+  const provenance = provenanceOf(spec) as Provenance;
+  if (provenance.figure !== stem) {
+    throw new RangeError(
+      `Cannot write figure ${stem}: its provenance names figure "${provenance.figure}"`,
+    );
+  }
+  const resultProblems = jsonProblems(results, { path: "results" });
+  if (resultProblems.length > 0) {
+    throw new TypeError(
+      `Cannot write figure ${stem}: the results are not plain JSON:\n` +
+        resultProblems.map((p) => `  - ${p}`).join("\n"),
+    );
+  }
+  // Everything that can fail on content runs before the first byte is written.
+  const svg = await renderSvg(spec);
+  const files = [
+    { kind: "svg" as const, text: svg.endsWith("\n") ? svg : `${svg}\n` },
+    { kind: "results" as const, text: `${formatJson(results)}\n` },
+    { kind: "spec" as const, text: `${formatJson(spec)}\n` }, // last: the guard reads it
+  ];
+  const defaultDir = options.dir === undefined;
+  const dir = options.dir ?? figuresDir();
+  const resultsName = options.resultsName ?? stem;
+  if (!STEM.test(resultsName)) {
+    throw new RangeError(`Cannot write figure ${stem}: bad results name "${resultsName}"`);
+  }
+  const paths = figurePaths(stem, dir, resultsName);
+  const force = options.force ?? figureSettings().force;
+  const reason = await guardReason(paths.spec, provenance, force);
+  const say = (line: string) => {
+    if (options.quiet !== true) console.log(line);
+  };
+  if (reason !== null) {
+    const shadowDir = options.shadowDir !== undefined
+      ? options.shadowDir
+      : defaultDir
+      ? repoPath("data", "runs", "figures")
+      : null;
+    if (shadowDir === null) {
+      say(`figure ${stem}: not written: ${reason}`);
+      return { written: false, paths, reason };
+    }
+    const shadowPaths = figurePaths(stem, shadowDir, resultsName);
+    await Deno.mkdir(shadowDir, { recursive: true });
+    await writeAllOrNothing(files.map((f) => ({ path: shadowPaths[f.kind], text: f.text })));
+    say(`figure ${stem}: kept the existing figure: ${reason}; wrote ${shadowPaths.spec} instead`);
+    return { written: false, paths, reason, shadowPaths };
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  await writeAllOrNothing(files.map((f) => ({ path: paths[f.kind], text: f.text })));
+  say(
+    `figure ${stem}: wrote ${paths.spec}, .svg, ${resultsName}.results.json ` +
+      `(scale ${provenance.scale})`,
+  );
+  return { written: true, paths };
+}
