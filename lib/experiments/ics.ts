@@ -277,7 +277,7 @@ function fraction(value: number): string {
  * @param scale The run scale.
  * @returns E.g. "VGG width 1/8, batch 64, 400 of 15,000 steps, full CIFAR-10, 3 seeds, ICS every 25 steps".
  */
-export function scaleNote(scale: Scale): string {
+export function icsScaleNote(scale: Scale): string {
   const c: VggMeasureConfig = VGG_MEASURE_CONFIGS[scale];
   const p: VggMeasureConfig = VGG_MEASURE_CONFIGS.paper;
   const data = c.source === "full" ? "full CIFAR-10" : "the 1,000-image CIFAR-10 sample";
@@ -464,7 +464,7 @@ export const ICS = {
   name: "ics",
   config: (scale) => VGG_MEASURE_CONFIGS[scale],
   jobs: icsJobs,
-  scaleNote,
+  scaleNote: icsScaleNote,
   dataSubset,
   seeds: seedRecord,
   summarize: (records) => icsRows(records),

@@ -215,7 +215,7 @@ export interface IcsDefinitionsRun {
  * @param scale `smoke`, `quick` or `paper`.
  * @returns The runs, each with its `TrainingJob`.
  */
-export function icsDefinitionsJobs(scale: Scale): IcsDefinitionsRun[] {
+export function icsDefinitionsRuns(scale: Scale): IcsDefinitionsRun[] {
   const config: IcsDefinitionsConfig = ICS_DEFINITIONS[scale];
   const runs: IcsDefinitionsRun[] = [];
   for (const depth of ["shallow", "deep"] as const) {
@@ -264,7 +264,7 @@ export function icsDefinitionsJobs(scale: Scale): IcsDefinitionsRun[] {
  * @param scale The scale.
  * @returns One line.
  */
-export function scaleNote(scale: Scale): string {
+export function icsDefinitionsScaleNote(scale: Scale): string {
   const c: IcsDefinitionsConfig = ICS_DEFINITIONS[scale];
   const p: IcsDefinitionsConfig = ICS_DEFINITIONS.paper;
   const seeds = `${c.seeds.length} seed${c.seeds.length === 1 ? "" : "s"}`;
@@ -695,8 +695,8 @@ export interface IcsDefinitionsSummary {
 export const ICS_DEFINITIONS_EXPERIMENT = {
   name: "ics-definitions",
   config: (scale) => ICS_DEFINITIONS[scale],
-  jobs: (scale) => icsDefinitionsJobs(scale).map((run) => run.job),
-  scaleNote,
+  jobs: (scale) => icsDefinitionsRuns(scale).map((run) => run.job),
+  scaleNote: icsDefinitionsScaleNote,
   dataSubset: (scale) =>
     ICS_DEFINITIONS[scale].source === "sample"
       ? "CIFAR-10 sample: first 1,000 training images"
@@ -705,7 +705,7 @@ export const ICS_DEFINITIONS_EXPERIMENT = {
   summarize: (records, scale) => {
     const config = ICS_DEFINITIONS[scale];
     const rows = icsDefinitionsRows(
-      icsDefinitionsJobs(scale).map((run, i) => ({ run, record: records[i]! })),
+      icsDefinitionsRuns(scale).map((run, i) => ({ run, record: records[i]! })),
     );
     const otherLearningRate = config.learningRates.find((lr) =>
       lr !== config.baselineLearningRate

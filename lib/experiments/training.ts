@@ -194,7 +194,7 @@ export function trainingConfig(scale: Scale): TrainingConfig {
  * @param scale The run scale.
  * @returns E.g. "VGG width 1/8, batch 32, 300 steps (paper: width 1, batch 128, 15,000), 3 seeds".
  */
-export function scaleNote(scale: Scale): string {
+export function trainingScaleNote(scale: Scale): string {
   const c = trainingConfig(scale);
   const seeds = `${c.seeds.length} seed${c.seeds.length === 1 ? "" : "s"}`;
   if (scale === "paper") return `PROTOCOL.md settings, ${seeds}`;
@@ -238,7 +238,7 @@ export interface TrainingJobEntry {
  * @param config A scale's config ({@link trainingConfig}).
  * @returns One entry per (configuration, seed).
  */
-export function trainingJobs(config: TrainingConfig): TrainingJobEntry[] {
+export function trainingJobEntries(config: TrainingConfig): TrainingJobEntry[] {
   const shared = config.shared;
   return config.configurations.flatMap((configuration) =>
     config.seeds.map((seed) => ({
@@ -584,7 +584,7 @@ function curveMean(
  * (first seed of each configuration: units differ between initialisations, so their quantiles
  * are not averaged), the final-accuracy table and the key numbers.
  *
- * @param records Finished or diverged runs of {@link trainingJobs}.
+ * @param records Finished or diverged runs of {@link trainingJobEntries}.
  * @param config The scale's config.
  * @returns Compact results.
  */
@@ -705,8 +705,8 @@ export function formatKeyNumbers(numbers: TrainingKeyNumbers): string[] {
 export const TRAINING = {
   name: "training",
   config: trainingConfig,
-  jobs: (scale) => trainingJobs(trainingConfig(scale)).map((entry) => entry.job),
-  scaleNote,
+  jobs: (scale) => trainingJobEntries(trainingConfig(scale)).map((entry) => entry.job),
+  scaleNote: trainingScaleNote,
   dataSubset: (scale) =>
     trainingConfig(scale).source === "sample"
       ? "CIFAR-10 sample: 1,000 train / 1,000 test images"

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import {
   ICS_DEFINITIONS,
-  icsDefinitionsJobs,
   icsDefinitionsKeyNumbers,
   type IcsDefinitionsResult,
   icsDefinitionsRows,
   type IcsDefinitionsRun,
+  icsDefinitionsRuns,
+  icsDefinitionsScaleNote,
   type IcsNormalization,
-  scaleNote,
   summarizeRun,
 } from "../../lib/experiments/ics_definitions.ts";
 import { validateJob } from "../../lib/run/job.ts";
@@ -16,23 +16,23 @@ import { renderSvg } from "../../lib/figures/render.ts";
 import { SCALES } from "../../lib/scale.ts";
 import type { MeasurementLine } from "../../lib/store/mod.ts";
 
-Deno.test("icsDefinitionsJobs() gives valid jobs at every scale", async (t) => {
+Deno.test("icsDefinitionsRuns() gives valid jobs at every scale", async (t) => {
   for (const scale of SCALES) {
     await t.step(scale, () => {
-      const runs = icsDefinitionsJobs(scale);
+      const runs = icsDefinitionsRuns(scale);
       const c = ICS_DEFINITIONS[scale];
       // depth x learning rate x normalisation x seed
       assert.equal(runs.length, 2 * c.learningRates.length * 2 * c.seeds.length);
       for (const run of runs) validateJob(run.job);
       if (scale !== "smoke") assert.ok(c.seeds.length >= 3, "verdict needs at least 3 seeds");
       assert.ok(c.learningRates.includes(c.baselineLearningRate));
-      assert.match(scaleNote(scale), /seed/);
+      assert.match(icsDefinitionsScaleNote(scale), /seed/);
     });
   }
 });
 
-Deno.test("icsDefinitionsJobs() at paper scale matches PROTOCOL.md", () => {
-  const runs = icsDefinitionsJobs("paper");
+Deno.test("icsDefinitionsRuns() at paper scale matches PROTOCOL.md", () => {
+  const runs = icsDefinitionsRuns("paper");
   const deep = runs.filter((r) => r.depth === "deep");
   assert.ok(deep.length > 0);
   for (const { job } of runs) {
@@ -107,7 +107,7 @@ function result(
     learningRate: 0.01,
     seed,
     driftLayers: [1],
-    job: icsDefinitionsJobs("smoke")[0]!.job,
+    job: icsDefinitionsRuns("smoke")[0]!.job,
   };
   // Mean drift post-norm = shift (pre-norm the same); gradient change = l2 / 1.
   const shift = normalization === "none" ? 1 : 0.1;

@@ -3,7 +3,7 @@ import { divergedLabel, finiteMedian } from "../../lib/experiments/analysis.ts";
 import {
   icsJobs,
   icsRows,
-  scaleNote,
+  icsScaleNote,
   VGG_MEASURE_CONFIGS,
   vggMeasureJob,
 } from "../../lib/experiments/ics.ts";
@@ -94,14 +94,17 @@ Deno.test("icsJobs() ids differ across configurations and equal vggMeasureJob's"
   assert.ok(ids.includes(await jobId(again)));
 });
 
-Deno.test("scaleNote() states width, batch, steps, data and seeds", () => {
+Deno.test("icsScaleNote() states width, batch, steps, data and seeds", () => {
   assert.equal(
-    scaleNote("quick"),
+    icsScaleNote("quick"),
     "VGG width 1/8 instead of 1, batch 64 instead of 128, 400 of 15,000 steps, full CIFAR-10, " +
       "3 seeds, ICS every 25 steps",
   );
-  assert.match(scaleNote("smoke"), /width 1\/32 .*1,000-image CIFAR-10 sample, 1 seed/);
-  assert.match(scaleNote("paper"), /^PROTOCOL\.md settings: VGG width 1, batch 128, 15,000 steps/);
+  assert.match(icsScaleNote("smoke"), /width 1\/32 .*1,000-image CIFAR-10 sample, 1 seed/);
+  assert.match(
+    icsScaleNote("paper"),
+    /^PROTOCOL\.md settings: VGG width 1, batch 128, 15,000 steps/,
+  );
 });
 
 Deno.test("finiteMedian() of finite values, null when none", () => {

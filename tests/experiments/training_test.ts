@@ -7,11 +7,11 @@ import {
   finalAccuracyTable,
   formatFinalAccuracyTable,
   formatKeyNumbers,
-  scaleNote,
   type TrainingConfig,
   trainingConfig,
-  trainingJobs,
+  trainingJobEntries,
   trainingResults,
+  trainingScaleNote,
 } from "../../lib/experiments/training.ts";
 import { renderSvg, validateSpec } from "../../lib/figures/render.ts";
 import { SCALES } from "../../lib/scale.ts";
@@ -20,10 +20,10 @@ import { DEFAULT_QUANTILES } from "../../lib/measure/activations.ts";
 import type { Normalization } from "../../lib/models/types.ts";
 import type { MeasurementLine } from "../../lib/store/mod.ts";
 
-Deno.test("trainingJobs() gives valid jobs, one per configuration and seed, at every scale", () => {
+Deno.test("trainingJobEntries() gives valid jobs, one per configuration and seed, at every scale", () => {
   for (const scale of SCALES) {
     const config = trainingConfig(scale);
-    const entries = trainingJobs(config);
+    const entries = trainingJobEntries(config);
     assert.equal(entries.length, config.configurations.length * config.seeds.length, scale);
     for (const entry of entries) validateJob(entry.job);
     if (scale !== "smoke") assert.ok(config.seeds.length >= 3, `${scale}: at least 3 seeds`);
@@ -34,7 +34,7 @@ Deno.test("trainingJobs() gives valid jobs, one per configuration and seed, at e
 
 Deno.test("trainingConfig('paper') follows PROTOCOL.md", () => {
   const config = trainingConfig("paper");
-  const entries = trainingJobs(config);
+  const entries = trainingJobEntries(config);
   for (const { job } of entries) {
     assert.deepEqual(job.network, {
       arch: "vgg",
@@ -60,16 +60,19 @@ Deno.test("trainingConfig('paper') follows PROTOCOL.md", () => {
   // Activation layers #2, #9, #13 -> conv2, conv6, dense10; the figure shows conv2 (#2).
   assert.deepEqual(config.activations.layers, [2, 6, 10]);
   assert.equal(config.plotLayer, 2);
-  assert.equal(scaleNote("paper"), "PROTOCOL.md settings, 3 seeds");
+  assert.equal(trainingScaleNote("paper"), "PROTOCOL.md settings, 3 seeds");
 });
 
-Deno.test("scaleNote() states what quick and smoke shrink", () => {
+Deno.test("trainingScaleNote() states what quick and smoke shrink", () => {
   assert.equal(
-    scaleNote("quick"),
+    trainingScaleNote("quick"),
     "VGG width 1/8, batch 32, 200 steps (paper: width 1, batch 128, 15,000), 3 seeds, " +
       "full CIFAR-10 (50,000 train, 10,000 test)",
   );
-  assert.match(scaleNote("smoke"), /width 1\/32, batch 16, 12 steps .* 1 seed, the 1,000-image/);
+  assert.match(
+    trainingScaleNote("smoke"),
+    /width 1\/32, batch 16, 12 steps .* 1 seed, the 1,000-image/,
+  );
 });
 
 Deno.test("bandLabel() prints symmetric bands in percent", () => {
@@ -123,7 +126,7 @@ function record(
   evals: { step: number[]; accuracy: number[] },
   measurements: MeasurementLine[] = [],
 ): RunRecord {
-  const entry = trainingJobs(TEST_CONFIG).find((e) =>
+  const entry = trainingJobEntries(TEST_CONFIG).find((e) =>
     e.configuration.normalization === normalization &&
     e.configuration.learningRate === learningRate && e.seed === seed
   )!;
