@@ -20,6 +20,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { sharedView } from "./saved_tensors.ts";
 
 /** The shape of x with the reduced axes kept as size 1 (where dy's values belong). */
 function keepDimsShape(shape: readonly number[], axes: readonly number[]): number[] {
@@ -148,6 +149,66 @@ function extremumGrad(kernelName: "Max" | "Min"): tf.GradConfig {
 const maxGrad = extremumGrad("Max");
 const minGrad = extremumGrad("Min");
 
+/**
+ * Relu: dx = dy * step(x). Stock tfjs casts step(x) to float32 first; for float32 x (every
+ * activation here) step is float32 already, and the cast is one more kernel call per ReLU
+ * per step. Same values: step(NaN) is NaN, step(0) is 0, as before.
+ */
+const reluGrad: tf.GradConfig = {
+  kernelName: "Relu",
+  inputsToSave: ["x"],
+  gradFunc: (dy, saved) => {
+    const [x] = saved;
+    if (x === undefined || Array.isArray(dy)) {
+      throw new TypeError(
+        `Cannot differentiate Relu: expected one saved input and one dy, got ${saved.length} and ${
+          Array.isArray(dy) ? dy.length : 1
+        }`,
+      );
+    }
+    return {
+      x: () => {
+        const mask = tf.step(x);
+        return tf.mul(dy, mask.dtype === "float32" ? mask : tf.cast(mask, "float32"));
+      },
+    };
+  },
+};
+
+/**
+ * The gradient of one operand of a broadcasting Add: dy summed over the axes the operand was
+ * broadcast along, in the operand's shape. Stock tfjs always ends with a `Reshape` kernel call,
+ * also where dy already has the operand's shape (the activation side of a bias add) or the sum
+ * has it (the bias side): here those are views without a kernel call. Same values.
+ */
+function broadcastOperandGrad(dy: tf.Tensor, shape: readonly number[], outShape: number[]) {
+  const axes = tf.backend_util.getReductionAxes([...shape], outShape);
+  const reduced = axes.length > 0 ? tf.sum(dy, axes) : dy;
+  if (tf.util.arraysEqual(reduced.shape, [...shape])) {
+    return sharedView(reduced, shape) ?? tf.reshape(reduced, [...shape]);
+  }
+  return tf.reshape(reduced, [...shape]);
+}
+
+/** Add: each operand's gradient is {@link broadcastOperandGrad} of dy. */
+const addGrad: tf.GradConfig = {
+  kernelName: "Add",
+  inputsToSave: ["a", "b"],
+  gradFunc: (dy, saved) => {
+    const [a, b] = saved;
+    if (a === undefined || b === undefined || Array.isArray(dy)) {
+      throw new TypeError(
+        `Cannot differentiate Add: expected two saved inputs and one dy, got ${saved.length}`,
+      );
+    }
+    const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    return {
+      a: () => broadcastOperandGrad(dy, a.shape, outShape),
+      b: () => broadcastOperandGrad(dy, b.shape, outShape),
+    };
+  },
+};
+
 /** Kernels whose gradients `registerFastGradients()` replaces. */
 export const FAST_GRADIENTS: readonly string[] = [
   sumGrad.kernelName,
@@ -155,6 +216,8 @@ export const FAST_GRADIENTS: readonly string[] = [
   fusedBatchNormGrad.kernelName,
   maxGrad.kernelName,
   minGrad.kernelName,
+  reluGrad.kernelName,
+  addGrad.kernelName,
 ];
 
 /** Whether the configs are registered (to make registration idempotent). */
@@ -163,7 +226,8 @@ let registered = false;
 /**
  * Replaces the gradients of `Sum`, `Mean`, `FusedBatchNorm`, `Max` and `Min` (all backends) with
  * versions that broadcast on the device instead of building `ones(x.shape)` on the host, tiling,
- * or comparing with broadcasting. Values are
+ * or comparing with broadcasting, `Relu`'s with one that skips a same-dtype cast, and `Add`'s with
+ * one that skips no-op reshapes. Values are
  * unchanged (tests/kernels/gradients_test.ts). Idempotent.
  *
  * @example
@@ -180,7 +244,9 @@ let registered = false;
 export function registerFastGradients(): void {
   if (registered) return;
   registered = true;
-  for (const config of [sumGrad, meanGrad, fusedBatchNormGrad, maxGrad, minGrad]) {
+  for (
+    const config of [sumGrad, meanGrad, fusedBatchNormGrad, maxGrad, minGrad, reluGrad, addGrad]
+  ) {
     tf.registerGradient(config);
   }
 }

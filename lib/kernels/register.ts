@@ -6,6 +6,7 @@
 import { registerFastGradients } from "./gradients.ts";
 import { registerWasmBatchNormKernels } from "./wasm_batchnorm.ts";
 import { registerWasmTrainingKernels } from "./wasm_conv_grads.ts";
+import { shareSavedTensors } from "./saved_tensors.ts";
 import { registerWasmSgdKernel } from "./wasm_sgd.ts";
 import { registerWebGpuTrainingKernels } from "./webgpu_conv_grads.ts";
 
@@ -13,7 +14,8 @@ import { registerWebGpuTrainingKernels } from "./webgpu_conv_grads.ts";
  * Registers the wasm training kernels (`registerWasmTrainingKernels`), the fused wasm BatchNorm
  * kernels (`registerWasmBatchNormKernels`), the fused wasm SGD update (`registerWasmSgdKernel`), the webgpu filter and input gradients
  * (`registerWebGpuTrainingKernels`) and the device-side
- * gradients (`registerFastGradients`). Idempotent; call before the first gradient. Safe before
+ * gradients (`registerFastGradients`), and saves tensors for the backward pass by reference
+ * (`shareSavedTensors`). Idempotent; call before the first gradient. Safe before
  * or after the backend is initialised.
  *
  * @example
@@ -32,4 +34,5 @@ export function registerTrainingKernels(): void {
   registerWasmSgdKernel();
   registerWebGpuTrainingKernels();
   registerFastGradients();
+  shareSavedTensors();
 }

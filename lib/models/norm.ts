@@ -26,12 +26,23 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { sharedView } from "../kernels/saved_tensors.ts";
 import {
   BATCH_NORM_TRAINING_BACKWARD,
   BATCH_NORM_TRAINING_FORWARD,
 } from "../kernels/wasm_batchnorm.ts";
 import { algorithm1Noise } from "./noise.ts";
 import type { NoiseKey, Normalization, RunningMoments } from "./types.ts";
+
+/** `x` itself where it has `shape` already, else reshaped (a kernel call saved per tensor). */
+function inShape(x: tf.Tensor, shape: readonly number[]): tf.Tensor {
+  return tf.util.arraysEqual(x.shape, [...shape]) ? x : tf.reshape(x, [...shape]);
+}
+
+/** A new tensor on x's data in `shape`, without a kernel call where the backend allows it. */
+function viewAs(x: tf.Tensor, shape: readonly number[]): tf.Tensor {
+  return sharedView(x, shape) ?? tf.reshape(x, [...shape]);
+}
 
 /** BatchNorm's epsilon, added to the variance (and to the l_p norm). */
 export const NORM_EPSILON = 1e-5;
@@ -164,8 +175,9 @@ function fusedBatchNorm(
         attrs,
       ) as tf.Tensor[]; // [N, (H, W,) C], [C], [C]
       const grads = [dx!];
-      if (g !== undefined) grads.push(tf.reshape(dGamma!, g.shape));
-      if (beta !== undefined) grads.push(tf.reshape(dBeta!, beta.shape));
+      // The kernel's [C] already is gamma's and beta's shape: reshape only if they differ.
+      if (g !== undefined) grads.push(inShape(dGamma!, g.shape));
+      if (beta !== undefined) grads.push(inShape(dBeta!, beta.shape));
       return grads;
     },
   };
@@ -330,7 +342,7 @@ export function normalize(
           y = bn.output;
           affineDone = true;
           // The kept statistics are outside every tidy: copy them in and free the originals.
-          stats = [tf.clone(bn.mean), tf.clone(bn.variance)];
+          stats = [viewAs(bn.mean, bn.mean.shape), viewAs(bn.variance, bn.variance.shape)];
           tf.dispose([bn.mean, bn.variance]);
         } else {
           const mean = toUnitShape(x, running!.mean);
@@ -365,7 +377,7 @@ export function normalize(
       y = tf.add(tf.mul(scale, y), shift);
     }
     if (training && stats !== undefined) {
-      return [y, tf.reshape(stats[0], [units]), tf.reshape(stats[1], [units])];
+      return [y, viewAs(stats[0], [units]), viewAs(stats[1], [units])];
     }
     return [y];
   });

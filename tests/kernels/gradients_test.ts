@@ -81,7 +81,30 @@ const CASES: GradCase[] = [
     loss: (x, mean, variance, offset, scale) =>
       tf.sum(tf.mul(tf.batchNorm(x!, mean!, variance!, offset!, scale!, 1e-3), weights(shape, 12))),
   })),
+  // Relu (exact zeros included: step(0) is 0) and Add with and without broadcasting.
+  {
+    name: "relu with ties at 0",
+    inputs: () => [tf.round(tf.mul(x4(), 2))],
+    loss: (x) => tf.sum(tf.mul(tf.relu(x!), weights(X4, 18))),
+  },
+  ...([
+    [X4, [4]],
+    [[4], X4],
+    [[2, 1], [1, 3]],
+    [[], [2, 2]],
+    [[5, 3], [5, 3]],
+  ] as number[][][]).map(([a, b]): GradCase => ({
+    name: `add [${a}] + [${b}]`,
+    inputs: () => [weights(a!, 19), weights(b!, 20)],
+    loss: (x, y) => {
+      const sum = tf.add(x!, y!);
+      return tf.sum(tf.mul(sum, weights(sum.shape, 21)));
+    },
+  })),
 ];
+
+/** Cases whose replacement gradient is the stock arithmetic with fewer kernel calls. */
+const BITWISE_CASES = CASES.filter((c) => c.name.startsWith("relu") || c.name.startsWith("add"));
 
 /** Gradients of every case, read back. */
 async function allGradients(): Promise<Float32Array[][]> {
@@ -181,6 +204,34 @@ Deno.test("registerFastGradients() keeps the gradients of Sum, Mean, FusedBatchN
   }
 });
 
+Deno.test("the Relu and Add gradients equal the stock ones bitwise", async () => {
+  const fast = await allGradients();
+  for (const c of BITWISE_CASES) {
+    const i = CASES.indexOf(c);
+    fast[i]!.forEach((g, j) =>
+      assert.deepEqual(g, stockGradients[i]![j]!, `${c.name}, input ${j}`)
+    );
+  }
+});
+
+Deno.test("the Relu and Add gradients skip the stock same-dtype Cast and no-op Reshape calls", async () => {
+  const x = x4();
+  const bias = stat(22, false);
+  const dy = weights(X4, 23);
+  const info = await tf.profile(() => {
+    // dy given: no Sum on top, whose gradient reshapes.
+    const [dx, db] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.relu(tf.add(a, b)))(
+      [x, bias],
+      dy,
+    );
+    tf.dispose([dx!, db!]);
+  });
+  const names = info.kernels.map((k) => k.name);
+  assert.equal(names.filter((n) => n === "Cast").length, 0, names.join(" "));
+  assert.equal(names.filter((n) => n === "Reshape").length, 0, names.join(" "));
+  tf.dispose([x, bias, dy]);
+});
+
 Deno.test("the Max and Min gradients send dy to every position of the extremum, ties included", async () => {
   const x = tf.tensor2d([[2, 2, 1], [-1, 3, 3]]);
   const dy = tf.tensor1d([5, 7]);
@@ -192,7 +243,15 @@ Deno.test("the Max and Min gradients send dy to every position of the extremum, 
 });
 
 Deno.test("registerFastGradients() replaces exactly the listed gradients", () => {
-  assert.deepEqual([...FAST_GRADIENTS].sort(), ["FusedBatchNorm", "Max", "Mean", "Min", "Sum"]);
+  assert.deepEqual([...FAST_GRADIENTS].sort(), [
+    "Add",
+    "FusedBatchNorm",
+    "Max",
+    "Mean",
+    "Min",
+    "Relu",
+    "Sum",
+  ]);
   for (const name of FAST_GRADIENTS) assert.ok(tf.getGradient(name) !== undefined, name);
 });
 
