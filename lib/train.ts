@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Batch, BatchSource } from "./data/batch.ts";
+import { updateRunningMoments } from "./kernels/wasm_moments.ts";
 import type { Network, NoiseKey, NormState, Params } from "./models/types.ts";
 import { flattenParams, sgdStep as applySgd, unflattenParams } from "./params.ts";
 
@@ -126,15 +127,16 @@ function sgdStep(network: Network, state: TrainState, batch: Batch, config: SgdC
     ).tensors;
     const m = config.bnMomentum;
     // Running moments flattened as [mean, variance] per normalised layer, in layer order.
-    const running: tf.Tensor[] = [];
+    const previousMoments: tf.Tensor[] = [];
+    const batchMoments: tf.Tensor[] = [];
     state.normState.forEach((previous, i) => {
       const current = moments[i];
       if (previous === undefined || current === undefined) return;
-      running.push(
-        tf.add(tf.mul(1 - m, previous.mean), tf.mul(m, current.mean)),
-        tf.add(tf.mul(1 - m, previous.variance), tf.mul(m, current.variance)),
-      );
+      previousMoments.push(previous.mean, previous.variance);
+      batchMoments.push(current.mean, current.variance);
     });
+    // (1 - m) running + m batch, one kernel call for all of them on wasm.
+    const running = updateRunningMoments(previousMoments, batchMoments, m);
     tf.dispose(logits);
     for (const bm of moments) if (bm !== undefined) tf.dispose([bm.mean, bm.variance]);
     return { updated, running, loss: value as tf.Scalar, accuracy };

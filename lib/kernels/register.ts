@@ -7,12 +7,14 @@ import { registerFastGradients } from "./gradients.ts";
 import { registerWasmBatchNormKernels } from "./wasm_batchnorm.ts";
 import { registerWasmTrainingKernels } from "./wasm_conv_grads.ts";
 import { shareSavedTensors } from "./saved_tensors.ts";
+import { registerWasmMomentsKernel } from "./wasm_moments.ts";
 import { registerWasmSgdKernel } from "./wasm_sgd.ts";
 import { registerWebGpuTrainingKernels } from "./webgpu_conv_grads.ts";
 
 /**
  * Registers the wasm training kernels (`registerWasmTrainingKernels`), the fused wasm BatchNorm
- * kernels (`registerWasmBatchNormKernels`), the fused wasm SGD update (`registerWasmSgdKernel`), the webgpu filter and input gradients
+ * kernels (`registerWasmBatchNormKernels`), the fused wasm SGD update (`registerWasmSgdKernel`) and running-moment update
+ * (`registerWasmMomentsKernel`), the webgpu filter and input gradients
  * (`registerWebGpuTrainingKernels`) and the device-side
  * gradients (`registerFastGradients`), and saves tensors for the backward pass by reference
  * (`shareSavedTensors`). Idempotent; call before the first gradient. Safe before
@@ -32,6 +34,7 @@ export function registerTrainingKernels(): void {
   registerWasmTrainingKernels();
   registerWasmBatchNormKernels();
   registerWasmSgdKernel();
+  registerWasmMomentsKernel();
   registerWebGpuTrainingKernels();
   registerFastGradients();
   shareSavedTensors();
