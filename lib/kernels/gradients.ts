@@ -21,6 +21,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { sharedView } from "./saved_tensors.ts";
+import { RELU_GRAD } from "./wasm_relu.ts";
 
 /** The shape of x with the reduced axes kept as size 1 (where dy's values belong). */
 function keepDimsShape(shape: readonly number[], axes: readonly number[]): number[] {
@@ -152,7 +153,8 @@ const minGrad = extremumGrad("Min");
 /**
  * Relu: dx = dy * step(x). Stock tfjs casts step(x) to float32 first; for float32 x (every
  * activation here) step is float32 already, and the cast is one more kernel call per ReLU
- * per step. Same values: step(NaN) is NaN, step(0) is 0, as before.
+ * per step. Same values: step(NaN) is NaN, step(0) is 0, as before. Where the backend has the
+ * fused `ReluGrad` kernel it is one call instead of `Step` and `Multiply`.
  */
 const reluGrad: tf.GradConfig = {
   kernelName: "Relu",
@@ -168,6 +170,10 @@ const reluGrad: tf.GradConfig = {
     }
     return {
       x: () => {
+        // One fused kernel where the backend has it (the same values: lib/kernels/wasm_relu.ts).
+        if (tf.getKernel(RELU_GRAD, tf.getBackend()) !== undefined) {
+          return tf.engine().runKernel(RELU_GRAD, { dy, x }) as tf.Tensor;
+        }
         const mask = tf.step(x);
         return tf.mul(dy, mask.dtype === "float32" ? mask : tf.cast(mask, "float32"));
       },

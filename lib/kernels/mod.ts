@@ -15,3 +15,4 @@ export * from "./wasm_threads.ts";
 export * from "./webgpu_conv_grads.ts";
 export * from "./wasm_batchnorm.ts";
 export * from "./wasm_sgd.ts";
+export * from "./wasm_relu.ts";

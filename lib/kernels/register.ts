@@ -8,13 +8,14 @@ import { registerWasmBatchNormKernels } from "./wasm_batchnorm.ts";
 import { registerWasmTrainingKernels } from "./wasm_conv_grads.ts";
 import { shareSavedTensors } from "./saved_tensors.ts";
 import { registerWasmMomentsKernel } from "./wasm_moments.ts";
+import { registerWasmReluKernels } from "./wasm_relu.ts";
 import { registerWasmSgdKernel } from "./wasm_sgd.ts";
 import { registerWebGpuTrainingKernels } from "./webgpu_conv_grads.ts";
 
 /**
  * Registers the wasm training kernels (`registerWasmTrainingKernels`), the fused wasm BatchNorm
  * kernels (`registerWasmBatchNormKernels`), the fused wasm SGD update (`registerWasmSgdKernel`) and running-moment update
- * (`registerWasmMomentsKernel`), the webgpu filter and input gradients
+ * (`registerWasmMomentsKernel`), the fused ReLU kernels (`registerWasmReluKernels`), the webgpu filter and input gradients
  * (`registerWebGpuTrainingKernels`) and the device-side
  * gradients (`registerFastGradients`), and saves tensors for the backward pass by reference
  * (`shareSavedTensors`). Idempotent; call before the first gradient. Safe before
@@ -35,6 +36,7 @@ export function registerTrainingKernels(): void {
   registerWasmBatchNormKernels();
   registerWasmSgdKernel();
   registerWasmMomentsKernel();
+  registerWasmReluKernels();
   registerWebGpuTrainingKernels();
   registerFastGradients();
   shareSavedTensors();

@@ -6,6 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { biasRelu, biasReluFused } from "./bias_relu.ts";
 import { initParams } from "./init.ts";
 import { hasAffine, hasStatistics, normalize } from "./norm.ts";
 import type {
@@ -128,6 +129,17 @@ export function createStack(spec: StackSpec): Network {
           // Flatten [N, H, W, C] -> [N, H * W * C] before the first dense layer.
           const flatIn = h.rank === 2 ? h : tf.reshape(h, [h.shape[0]!, -1]);
           z = tf.matMul(flatIn as tf.Tensor2D, p.kernel as tf.Tensor2D);
+        }
+        // relu(z + bias) as one fused op where nothing sits between the bias and the ReLU and
+        // the pre-activation is not captured (same values, fewer kernel calls).
+        const passThrough = !layer.normalized || normalization === "none";
+        if (
+          layer.relu && p.bias !== undefined && passThrough && !captured.includes(index + 1) &&
+          biasReluFused()
+        ) {
+          h = biasRelu(z, p.bias);
+          if (layer.pool) h = tf.maxPool(h as tf.Tensor4D, 2, 2, "valid");
+          return;
         }
         if (p.bias !== undefined) z = tf.add(z, p.bias); // [out] broadcasts on the last axis
         let a = z;
