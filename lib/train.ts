@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Batch, BatchSource } from "./data/batch.ts";
 import { updateRunningMoments } from "./kernels/wasm_moments.ts";
+import { batchAccuracy } from "./models/fused_loss.ts";
 import type { Network, NoiseKey, NormState, Params } from "./models/types.ts";
 import { flattenParams, sgdStep as applySgd, unflattenParams } from "./params.ts";
 
@@ -119,7 +120,7 @@ function sgdStep(network: Network, state: TrainState, batch: Batch, config: SgdC
     })(flat);
     const logits = output!;
     const accuracy: tf.Scalar = isClassifier(batch.targets)
-      ? tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), batch.targets), "float32"))
+      ? batchAccuracy(logits, batch.targets)
       : tf.scalar(NaN);
     // The same update the measurements apply (bitwise), so G' in ICS is this step's update.
     const updated = flattenParams(

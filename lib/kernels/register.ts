@@ -11,15 +11,19 @@ import { registerWasmMomentsKernel } from "./wasm_moments.ts";
 import { registerWasmReluKernels } from "./wasm_relu.ts";
 import { registerWasmSgdKernel } from "./wasm_sgd.ts";
 import { registerWebGpuTrainingKernels } from "./webgpu_conv_grads.ts";
+import { registerWebGpuFusedKernels } from "./webgpu_fused.ts";
+import { registerWebGpuLossKernels } from "./webgpu_loss.ts";
 
 /**
- * Registers the wasm training kernels (`registerWasmTrainingKernels`), the fused wasm BatchNorm
- * kernels (`registerWasmBatchNormKernels`), the fused wasm SGD update (`registerWasmSgdKernel`) and running-moment update
- * (`registerWasmMomentsKernel`), the fused ReLU kernels (`registerWasmReluKernels`), the webgpu filter and input gradients
- * (`registerWebGpuTrainingKernels`) and the device-side
- * gradients (`registerFastGradients`), and saves tensors for the backward pass by reference
- * (`shareSavedTensors`). Idempotent; call before the first gradient. Safe before
- * or after the backend is initialised.
+ * Registers every fused kernel and gradient of this folder: on wasm the training kernels
+ * (`registerWasmTrainingKernels`), BatchNorm (`registerWasmBatchNormKernels`), the SGD update
+ * (`registerWasmSgdKernel`), the running moments (`registerWasmMomentsKernel`) and the ReLU
+ * kernels (`registerWasmReluKernels`); on webgpu the filter and input gradients
+ * (`registerWebGpuTrainingKernels`), the same fused kernels in WGSL
+ * (`registerWebGpuFusedKernels`) and the loss and accuracy (`registerWebGpuLossKernels`); the
+ * device-side gradients of every backend (`registerFastGradients`); and saves tensors for the
+ * backward pass by reference (`shareSavedTensors`). Idempotent; call before the first gradient.
+ * Safe before or after the backend is initialised.
  *
  * @example
  * ```ts
@@ -38,6 +42,8 @@ export function registerTrainingKernels(): void {
   registerWasmMomentsKernel();
   registerWasmReluKernels();
   registerWebGpuTrainingKernels();
+  registerWebGpuFusedKernels();
+  registerWebGpuLossKernels();
   registerFastGradients();
   shareSavedTensors();
 }

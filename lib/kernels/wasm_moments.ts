@@ -82,7 +82,8 @@ export function updateRunningMoments(
     );
   }
   if (running.length === 0) return [];
-  if (tf.getBackend() !== "wasm" || tf.getKernel(RUNNING_MOMENTS_UPDATE, "wasm") === undefined) {
+  // wasm here, webgpu in lib/kernels/webgpu_fused.ts; elsewhere the same arithmetic as ops.
+  if (tf.getKernel(RUNNING_MOMENTS_UPDATE, tf.getBackend()) === undefined) {
     return tf.tidy(() =>
       running.map((r, k) => tf.add(tf.mul(1 - momentum, r), tf.mul(momentum, batch[k]!)))
     );

@@ -135,12 +135,16 @@ function heapMemory(backend: WasmModuleBackend): WebAssembly.Memory | null {
 
 /**
  * Whether `SgdUpdate` can run on the current backend (wasm, with its memory reachable and
- * WebAssembly SIMD available); where not, use `W - lr * g` as tfjs ops.
+ * WebAssembly SIMD available, or webgpu where the WGSL version is registered); where not, use
+ * `W - lr * g` as tfjs ops.
  *
  * @returns True when the kernel is registered and usable.
  */
 export function sgdUpdateAvailable(): boolean {
-  if (tf.getBackend() !== "wasm" || tf.getKernel(SGD_UPDATE, "wasm") === undefined) return false;
+  const backend = tf.getBackend();
+  if (tf.getKernel(SGD_UPDATE, backend) === undefined) return false;
+  if (backend === "webgpu") return true; // the WGSL version (lib/kernels/webgpu_fused.ts)
+  if (backend !== "wasm") return false;
   const memory = heapMemory(tf.backend() as unknown as WasmModuleBackend);
   return memory !== null && sgdFunction(memory) !== null;
 }

@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { biasRelu, biasReluFused } from "./bias_relu.ts";
+import { fusedSoftmaxCrossEntropy } from "./fused_loss.ts";
 import { initParams } from "./init.ts";
 import { hasAffine, hasStatistics, normalize } from "./norm.ts";
 import type {
@@ -210,6 +211,8 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor): tf.
       }], got ${labels.dtype} [${labels.shape}]`,
     );
   }
+  const fused = fusedSoftmaxCrossEntropy(logits, labels); // one kernel each way on webgpu
+  if (fused !== null) return fused;
   return tf.tidy(() => {
     const logProbs = tf.logSoftmax(logits); // [N, K]
     const oneHot = tf.oneHot(labels as tf.Tensor1D, logits.shape[1]); // [N, K]

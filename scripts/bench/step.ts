@@ -81,8 +81,12 @@ export interface StepBenchOptions {
 
 const TORCH_NORMALIZATIONS: readonly Normalization[] = ["batchnorm", "none"];
 const CONV_KERNELS = new Set(["Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"]);
-/** tfjs records a custom gradient's scope as a kernel whose time includes the kernels inside. */
-const SCOPE_NAME = "unnamed scope";
+/**
+ * Whether a profiled entry is a kernel call. tfjs also records each custom gradient's scope
+ * ("unnamed scope", "forward", "logSoftmax__op", ...) as an entry whose time includes the
+ * kernels inside: no kernel of that name is registered.
+ */
+const isKernelCall = (name: string) => tf.getKernel(name, tf.getBackend()) !== undefined;
 
 /**
  * CPU seconds (user + system) this process has used, from /proc/self/stat (Linux); null
@@ -169,7 +173,7 @@ async function profileStep(s: Subject): Promise<StepProfile> {
   const gpu = traffic?.stop() ?? null;
   let kernelCalls = 0, convMs = 0, otherKernelMs = 0;
   for (const k of info.kernels) {
-    if (k.name === SCOPE_NAME) continue;
+    if (!isKernelCall(k.name)) continue;
     kernelCalls++;
     const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
     if (CONV_KERNELS.has(k.name)) convMs += ms;
