@@ -41,11 +41,14 @@ export const OP = {
   brIf: 0x0d,
   end: 0x0b,
   void: 0x40,
+  select: 0x1b,
   get: 0x20,
   set: 0x21,
+  tee: 0x22,
   i32Const: 0x41,
   i64Const: 0x42,
   f32Const: 0x43,
+  i32LtU: 0x49,
   i32GeU: 0x4f,
   i32Add: 0x6a,
   i32Sub: 0x6b,
@@ -73,9 +76,18 @@ export function simd(opcode: number): number[] {
 export const SIMD = {
   load: 0x00,
   store: 0x0b,
+  i8x16Shuffle: 0x0d,
   f32x4Splat: 0x13,
+  f32x4Ne: 0x42,
+  f32x4Gt: 0x44,
+  v128And: 0x4e,
+  v128Or: 0x50,
+  f64x2PromoteLowF32x4: 0x5f,
+  f32x4Add: 0xe4,
   f32x4Sub: 0xe5,
   f32x4Mul: 0xe6,
+  f32x4Max: 0xe9,
+  f64x2Add: 0xf0,
 } as const;
 
 /**

@@ -13,3 +13,20 @@ export interface WasmHeapBackend {
   /** A typed-array view of a tensor's bytes on the wasm heap. */
   typedArrayFromHeap(info: tf.TensorInfo): tf.backend_util.TypedArray;
 }
+
+/** The wasm backend with the Emscripten module that owns its memory. */
+export interface WasmModuleBackend extends WasmHeapBackend {
+  /** The Emscripten module: its memory is `asm.memory` (or `wasmMemory` in threaded builds). */
+  wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
+}
+
+/**
+ * The backend's heap memory (for modules that work on it in place), or null where this tfjs
+ * build does not expose it.
+ *
+ * @param backend The wasm backend.
+ * @returns Its memory, or null.
+ */
+export function heapMemory(backend: WasmModuleBackend): WebAssembly.Memory | null {
+  return backend.wasm?.asm?.memory ?? backend.wasm?.wasmMemory ?? null;
+}

@@ -16,12 +16,14 @@
  * 0 otherwise, and dy * step(v) is exact; the bias sum accumulates the rows in order in float64
  * and rounds once, as this project's wasm `Sum` over leading axes does (`reduceKernel` in
  * `wasm_layout_kernels.ts`). step(y) equals step(x + bias), so the gradient needs only y.
+ * The loops are SIMD WebAssembly (`wasm_relu_simd.ts`) where C is a multiple of 4, else JS.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { KernelArgs } from "./kernel_args.ts";
-import type { WasmHeapBackend } from "./wasm_heap.ts";
+import { heapMemory, type WasmModuleBackend as HeapModule } from "./wasm_heap.ts";
+import { type ReluSimd, reluSimd } from "./wasm_relu_simd.ts";
 
 /** Kernel name of relu(x + bias). */
 export const BIAS_RELU = "BiasRelu";
@@ -52,13 +54,25 @@ function sameShape(op: string, a: tf.TensorInfo, b: tf.TensorInfo): void {
   }
 }
 
+/** The wasm backend as these kernels use it: heap, module memory, and freeing scratch data. */
+interface WasmModuleBackend extends HeapModule {
+  disposeData(dataId: tf.DataId): boolean;
+}
+
+/** The SIMD functions on this backend's heap where `units` (C) allows them, else null. */
+function simdFor(backend: WasmModuleBackend, units: number): ReluSimd | null {
+  if (units % 4 !== 0) return null;
+  const memory = heapMemory(backend);
+  return memory === null ? null : reluSimd(memory);
+}
+
 /** 1 for v > 0, NaN for NaN, else 0: the stock `Step` with alpha 0. */
 function step(v: number): number {
   return v > 0 ? 1 : v === v ? 0 : NaN;
 }
 
 function biasRelu(args: KernelArgs): tf.TensorInfo {
-  const backend = args.backend as WasmHeapBackend;
+  const backend = args.backend as WasmModuleBackend;
   const x = floatInput(args, BIAS_RELU, "x");
   const bias = floatInput(args, BIAS_RELU, "bias");
   const c = x.shape[x.shape.length - 1] ?? 0;
@@ -72,6 +86,11 @@ function biasRelu(args: KernelArgs): tf.TensorInfo {
   const src = backend.typedArrayFromHeap(x) as Float32Array;
   const b = backend.typedArrayFromHeap(bias) as Float32Array;
   const out = backend.typedArrayFromHeap(outInfo) as Float32Array;
+  const fast = simdFor(backend, c);
+  if (fast !== null) {
+    fast.biasRelu(src.byteOffset, b.byteOffset, out.byteOffset, out.byteLength, 4 * c);
+    return outInfo;
+  }
   for (let o = 0; o < src.length; o += c) {
     for (let j = 0; j < c; j++) {
       const v = Math.fround(src[o + j]! + b[j]!); // the float32 sum, before the comparison
@@ -82,13 +101,34 @@ function biasRelu(args: KernelArgs): tf.TensorInfo {
 }
 
 function biasReluGrad(args: KernelArgs): tf.TensorInfo[] {
-  const backend = args.backend as WasmHeapBackend;
+  const backend = args.backend as WasmModuleBackend;
   const dyInfo = floatInput(args, BIAS_RELU_GRAD, "dy");
   const yInfo = floatInput(args, BIAS_RELU_GRAD, "y");
   sameShape(BIAS_RELU_GRAD, dyInfo, yInfo);
   const c = yInfo.shape[yInfo.shape.length - 1] ?? 0;
   const dxInfo = backend.makeOutput(yInfo.shape.slice(), "float32");
   const dbInfo = backend.makeOutput([c], "float32");
+  const fast = simdFor(backend, c);
+  if (fast !== null) {
+    // float64 accumulators on the heap (two float32 slots each), zeroed, freed after.
+    const accInfo = backend.makeOutput([2 * c], "float32");
+    const heap = (info: tf.TensorInfo) => backend.typedArrayFromHeap(info) as Float32Array;
+    const accView = heap(accInfo).fill(0);
+    const dx = heap(dxInfo);
+    fast.biasReluGrad(
+      heap(dyInfo).byteOffset,
+      heap(yInfo).byteOffset,
+      dx.byteOffset,
+      accView.byteOffset,
+      dx.byteLength,
+      4 * c,
+    );
+    const sums = new DataView(accView.buffer, accView.byteOffset, 8 * c);
+    const db = heap(dbInfo);
+    for (let j = 0; j < c; j++) db[j] = sums.getFloat64(8 * j, true);
+    backend.disposeData(accInfo.dataId);
+    return [dxInfo, dbInfo];
+  }
   const dy = backend.typedArrayFromHeap(dyInfo) as Float32Array;
   const y = backend.typedArrayFromHeap(yInfo) as Float32Array;
   const dx = backend.typedArrayFromHeap(dxInfo) as Float32Array;
@@ -106,7 +146,7 @@ function biasReluGrad(args: KernelArgs): tf.TensorInfo[] {
 }
 
 function reluGrad(args: KernelArgs): tf.TensorInfo {
-  const backend = args.backend as WasmHeapBackend;
+  const backend = args.backend as WasmModuleBackend;
   const dyInfo = floatInput(args, RELU_GRAD, "dy");
   const xInfo = floatInput(args, RELU_GRAD, "x");
   sameShape(RELU_GRAD, dyInfo, xInfo);
@@ -114,6 +154,11 @@ function reluGrad(args: KernelArgs): tf.TensorInfo {
   const dy = backend.typedArrayFromHeap(dyInfo) as Float32Array;
   const x = backend.typedArrayFromHeap(xInfo) as Float32Array;
   const dx = backend.typedArrayFromHeap(dxInfo) as Float32Array;
+  const fast = simdFor(backend, x.length);
+  if (fast !== null) {
+    fast.reluGrad(dy.byteOffset, x.byteOffset, dx.byteOffset, dx.byteLength);
+    return dxInfo;
+  }
   for (let i = 0; i < x.length; i++) dx[i] = dy[i]! * step(x[i]!);
   return dxInfo;
 }

@@ -16,7 +16,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { assemble, loopUntil, OP, SIMD, simd, sleb, T } from "../wasm_asm.ts";
 import type { KernelArgs } from "./kernel_args.ts";
-import type { WasmHeapBackend } from "./wasm_heap.ts";
+import { heapMemory, type WasmModuleBackend } from "./wasm_heap.ts";
 
 /** Kernel name of the fused SGD update. */
 export const SGD_UPDATE = "SgdUpdate";
@@ -24,12 +24,6 @@ export const SGD_UPDATE = "SgdUpdate";
 /** Attributes of the kernel. */
 export interface SgdUpdateAttrs {
   learningRate: number;
-}
-
-/** The wasm backend as this kernel uses it: the heap, and the module that owns its memory. */
-interface WasmModuleBackend extends WasmHeapBackend {
-  /** The Emscripten module: its memory is `asm.memory` (or `wasmMemory` in threaded builds). */
-  wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory };
 }
 
 // sgd(w, g, out, n, lr): out[i] = w[i] - g[i] * lr for i < n (byte offsets of float32 arrays),
@@ -126,11 +120,6 @@ function sgdFunction(memory: WebAssembly.Memory): SgdFunction | null {
   }
   instances.set(memory, fn);
   return fn;
-}
-
-/** The backend's heap memory, or null where this tfjs build does not expose it. */
-function heapMemory(backend: WasmModuleBackend): WebAssembly.Memory | null {
-  return backend.wasm?.asm?.memory ?? backend.wasm?.wasmMemory ?? null;
 }
 
 /**

@@ -8,6 +8,8 @@ import {
   registerWasmReluKernels,
   RELU_GRAD,
 } from "../../lib/kernels/wasm_relu.ts";
+import { reluSimd } from "../../lib/kernels/wasm_relu_simd.ts";
+import { heapMemory, type WasmModuleBackend } from "../../lib/kernels/wasm_heap.ts";
 import { biasRelu, biasReluFused } from "../../lib/models/bias_relu.ts";
 import { createVgg } from "../../lib/models/vgg.ts";
 import { disposeParams, flattenParams, unflattenParams } from "../../lib/params.ts";
@@ -28,7 +30,18 @@ function awkward(n: number, seed: number): Float32Array {
 
 const bits = async (t: tf.Tensor) => new Uint32Array(Float32Array.from(await t.data()).buffer);
 
-const SHAPES: number[][] = [[5, 3], [2, 3, 5, 7], [3, 4, 4, 16], [1, 1, 1, 1], [9, 33]];
+// C a multiple of 4 runs the SIMD loops, other C the JS ones: both must be the stock bits.
+const SHAPES: number[][] = [
+  [5, 3],
+  [2, 3, 5, 7],
+  [3, 4, 4, 16],
+  [1, 1, 1, 1],
+  [9, 33],
+  [7, 12],
+  [2, 3, 5, 8],
+  [200, 20],
+  [1, 4],
+];
 
 /** x, a bias that cancels some of x exactly, and dy. */
 function operands(shape: number[], seed: number) {
@@ -154,4 +167,10 @@ Deno.test("a VGG's gradients are bitwise the same with and without the fused ReL
   assert.equal(count(stock.kernels, "Relu"), 10);
   assert.equal(fused.kernels.length, stock.kernels.length - 30, "three calls fewer per ReLU");
   fused.grads.forEach((g, k) => assert.deepEqual(g, stock.grads[k], `tensor ${k}`));
+});
+
+Deno.test("the SIMD ReLU loops assemble and instantiate on the wasm backend's heap", () => {
+  const memory = heapMemory(tf.backend() as unknown as WasmModuleBackend);
+  assert.ok(memory !== null, "the heap memory is reachable");
+  assert.ok(reluSimd(memory) !== null, "WebAssembly SIMD is available, so the fast path runs");
 });
