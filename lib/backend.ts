@@ -44,7 +44,7 @@ export interface BackendInfo {
   threads: number;
   /**
    * The native library running the wasm backend's heaviest kernels (e.g. "oneDNN 2.6.3
-   * (libdnnl.so.2)"), or null where everything runs in wasm (other backends, `BN_ONEDNN=off`,
+   * (libdnnl.so.2; OMP_NUM_THREADS=1)": the thread count changes the bits of its sums), or null where everything runs in wasm (other backends, `BN_ONEDNN=off`,
    * no library, or no FFI as in a browser tab).
    */
   nativeKernels: string | null;

@@ -44,7 +44,10 @@ export type PoolGeometry = Omit<ConvGeometry, "outChannels">;
  * it has started writing.
  */
 export interface NativeKernels {
-  /** What runs the kernels, for logs and provenance, e.g. "oneDNN 2.6.3 (libdnnl.so.2)". */
+  /**
+   * What runs the kernels, for logs and provenance, e.g.
+   * "oneDNN 2.6.3 (libdnnl.so.2; OMP_NUM_THREADS=1)".
+   */
   readonly description: string;
   /** y[N, OH, OW, Co] = conv(x[N, H, W, Ci], w[KH, KW, Ci, Co]). */
   convForward(g: ConvGeometry, x: Float32Array, w: Float32Array, y: Float32Array): boolean;

@@ -216,7 +216,9 @@ export class OneDnnKernels implements NativeKernels {
 
   private constructor(lib: OneDnnLibrary, path: string, version: string) {
     this.#lib = lib;
-    this.description = `oneDNN ${version} (${path})`;
+    // The OpenMP thread count changes the bits of oneDNN's sums, so the provenance names it.
+    const threads = Deno.env.get("OMP_NUM_THREADS") ?? "unset, one per core";
+    this.description = `oneDNN ${version} (${path}; OMP_NUM_THREADS=${threads})`;
     this.#engine = this.#create(
       "engine",
       (out) => lib.symbols.dnnl_engine_create(out, ENGINE_CPU, 0n),
