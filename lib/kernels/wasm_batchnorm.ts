@@ -21,7 +21,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { nativeKernels } from "./native.ts";
-import type { KernelArgs } from "./kernel_args.ts";
+import { type KernelArgs, registerNewKernels } from "./kernel_args.ts";
 import type { WasmHeapBackend } from "./wasm_heap.ts";
 
 /** Kernel name of the fused training-mode BatchNorm forward pass. */
@@ -237,17 +237,8 @@ function batchNormTrainingBackward(args: KernelArgs): tf.TensorInfo[] {
  * ```
  */
 export function registerWasmBatchNormKernels(): void {
-  for (
-    const [kernelName, kernelFunc] of [
-      [BATCH_NORM_TRAINING_FORWARD, batchNormTrainingForward],
-      [BATCH_NORM_TRAINING_BACKWARD, batchNormTrainingBackward],
-    ] as const
-  ) {
-    if (tf.getKernel(kernelName, "wasm") !== undefined) continue;
-    tf.registerKernel({
-      kernelName,
-      backendName: "wasm",
-      kernelFunc: kernelFunc as unknown as tf.KernelFunc,
-    });
-  }
+  registerNewKernels("wasm", [
+    [BATCH_NORM_TRAINING_FORWARD, batchNormTrainingForward],
+    [BATCH_NORM_TRAINING_BACKWARD, batchNormTrainingBackward],
+  ]);
 }

@@ -21,7 +21,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { KernelArgs } from "./kernel_args.ts";
+import { type KernelArgs, registerNewKernels } from "./kernel_args.ts";
 import { heapMemory, type WasmModuleBackend as HeapModule } from "./wasm_heap.ts";
 import { type ReluSimd, reluSimd } from "./wasm_relu_simd.ts";
 
@@ -177,17 +177,9 @@ function reluGrad(args: KernelArgs): tf.TensorInfo {
  * ```
  */
 export function registerWasmReluKernels(): void {
-  const kernels: [string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]][] = [
+  registerNewKernels("wasm", [
     [BIAS_RELU, biasRelu],
     [BIAS_RELU_GRAD, biasReluGrad],
     [RELU_GRAD, reluGrad],
-  ];
-  for (const [kernelName, kernelFunc] of kernels) {
-    if (tf.getKernel(kernelName, "wasm") !== undefined) continue;
-    tf.registerKernel({
-      kernelName,
-      backendName: "wasm",
-      kernelFunc: kernelFunc as unknown as tf.KernelFunc,
-    });
-  }
+  ]);
 }

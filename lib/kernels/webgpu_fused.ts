@@ -22,7 +22,7 @@
 import * as tf from "@tensorflow/tfjs";
 // Side effect: registers the webgpu backend, whose internals runMultiOutput records into.
 import "@tensorflow/tfjs-backend-webgpu";
-import type { KernelArgs } from "./kernel_args.ts";
+import { type KernelArgs, registerNewKernels } from "./kernel_args.ts";
 import { flatWorkgroups, runMultiOutput, type UniformScalar } from "./webgpu_dispatch.ts";
 import { BIAS_RELU, BIAS_RELU_GRAD, RELU_GRAD } from "./wasm_relu.ts";
 import { BATCH_NORM_TRAINING_BACKWARD, BATCH_NORM_TRAINING_FORWARD } from "./wasm_batchnorm.ts";
@@ -410,7 +410,7 @@ export const WEBGPU_FUSED_KERNELS: readonly string[] = [
  * ```
  */
 export function registerWebGpuFusedKernels(): void {
-  const kernels: [string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]][] = [
+  registerNewKernels(BACKEND, [
     [BIAS_RELU, biasRelu],
     [BIAS_RELU_GRAD, biasReluGrad],
     [RELU_GRAD, reluGrad],
@@ -418,13 +418,5 @@ export function registerWebGpuFusedKernels(): void {
     [BATCH_NORM_TRAINING_BACKWARD, bnBackward],
     [SGD_UPDATE, sgdUpdate],
     [RUNNING_MOMENTS_UPDATE, runningMomentsUpdate],
-  ];
-  for (const [kernelName, kernelFunc] of kernels) {
-    if (tf.getKernel(kernelName, BACKEND) !== undefined) continue;
-    tf.registerKernel({
-      kernelName,
-      backendName: BACKEND,
-      kernelFunc: kernelFunc as unknown as tf.KernelFunc,
-    });
-  }
+  ]);
 }

@@ -13,7 +13,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
-import type { KernelArgs } from "./kernel_args.ts";
+import { type KernelArgs, registerNewKernels } from "./kernel_args.ts";
 import { flatWorkgroups, runMultiOutput } from "./webgpu_dispatch.ts";
 import { BATCH_ACCURACY, SOFTMAX_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY_GRAD } from "./loss_names.ts";
 
@@ -158,17 +158,9 @@ function lossGrad(args: KernelArgs): tf.TensorInfo {
  * ```
  */
 export function registerWebGpuLossKernels(): void {
-  const kernels: [string, (args: KernelArgs) => tf.TensorInfo][] = [
+  registerNewKernels(BACKEND, [
     [SOFTMAX_CROSS_ENTROPY, reduction(SOFTMAX_CROSS_ENTROPY, LOSS_CODE)],
     [SOFTMAX_CROSS_ENTROPY_GRAD, lossGrad],
     [BATCH_ACCURACY, reduction(BATCH_ACCURACY, ACCURACY_CODE)],
-  ];
-  for (const [kernelName, kernelFunc] of kernels) {
-    if (tf.getKernel(kernelName, BACKEND) !== undefined) continue;
-    tf.registerKernel({
-      kernelName,
-      backendName: BACKEND,
-      kernelFunc: kernelFunc as unknown as tf.KernelFunc,
-    });
-  }
+  ]);
 }
