@@ -6,6 +6,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { Random } from "../../lib/rng.ts";
+import { createVgg } from "../../lib/models/vgg.ts";
+import type { Normalization } from "../../lib/models/types.ts";
+import { disposeParams, flattenParams, unflattenParams } from "../../lib/params.ts";
 
 /** Stream id of the kernel tests' data (any id not used by the library). */
 const TEST_STREAM = 9001;
@@ -213,4 +216,36 @@ export function batchNormReference(
     return gamma[j]! * rstd[j]! * (dy[i]! - dBeta[j]! / rows - v * dGamma[j]! / rows);
   });
   return { y, mean, variance, dx, dGamma, dBeta };
+}
+
+/**
+ * A small VGG's loss gradients on a fixed batch of 4 images (init seed 0), on the current
+ * backend, and the kernels they ran, in order (custom-gradient scopes, which are not kernels,
+ * left out).
+ */
+export async function profiledVggGradients(
+  normalization: Normalization,
+  width: number,
+): Promise<{ grads: Float32Array[]; kernels: string[] }> {
+  const network = createVgg({ normalization, width });
+  const x = tf.tensor4d(normals(4 * 32 * 32 * 3, 1), [4, 32, 32, 3]);
+  const labels = tf.tensor1d([0, 3, 7, 9], "int32");
+  const params = network.init(0);
+  const { tensors, slots } = flattenParams(params);
+  let grads: Float32Array[] = [];
+  const info = await tf.profile(async () => {
+    const gs = tf.tidy(() =>
+      tf.grads((...ws: tf.Tensor[]) => {
+        const { output } = network.forward(unflattenParams(ws, slots), x, { training: true });
+        return network.loss(output, labels);
+      })(tensors)
+    );
+    grads = await Promise.all(gs.map(async (g) => Float32Array.from(await g.data())));
+    tf.dispose(gs);
+  });
+  disposeParams(params);
+  tf.dispose([x, labels]);
+  const kernels = info.kernels.map((k) => k.name)
+    .filter((name) => tf.getKernel(name, tf.getBackend()) !== undefined);
+  return { grads, kernels };
 }

@@ -1,35 +1,15 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { sharedView, shareSavedTensors } from "../../lib/kernels/saved_tensors.ts";
-import { createVgg } from "../../lib/models/vgg.ts";
-import { disposeParams, flattenParams, unflattenParams } from "../../lib/params.ts";
-import { memorySnapshot, normals } from "./_helpers.ts";
+import { memorySnapshot, profiledVggGradients } from "./_helpers.ts";
 
 tf.enableProdMode();
 await tf.setBackend("cpu");
 
-const BATCH = 4;
-const network = createVgg({ normalization: "batchnorm", width: 1 / 32 });
-const x = tf.tensor4d(normals(BATCH * 32 * 32 * 3, 1), [BATCH, 32, 32, 3]);
-const labels = tf.tensor1d([0, 3, 7, 9], "int32");
-
 /** Loss gradients of a small VGG with BatchNorm (saved inputs, outputs and customGrad saves). */
 async function vggGradients(): Promise<{ grads: Float32Array[]; identityCalls: number }> {
-  const params = network.init(0);
-  const { tensors, slots } = flattenParams(params);
-  let grads: Float32Array[] = [];
-  const info = await tf.profile(async () => {
-    const gs = tf.tidy(() =>
-      tf.grads((...ws: tf.Tensor[]) => {
-        const { output } = network.forward(unflattenParams(ws, slots), x, { training: true });
-        return network.loss(output, labels);
-      })(tensors)
-    );
-    grads = await Promise.all(gs.map(async (g) => Float32Array.from(await g.data())));
-    tf.dispose(gs);
-  });
-  disposeParams(params);
-  return { grads, identityCalls: info.kernels.filter((k) => k.name === "Identity").length };
+  const { grads, kernels } = await profiledVggGradients("batchnorm", 1 / 32);
+  return { grads, identityCalls: kernels.filter((k) => k === "Identity").length };
 }
 
 // Measured before sharing (tests in a file run in order, each file in its own isolate).

@@ -11,9 +11,7 @@ import {
 import { reluSimd } from "../../lib/kernels/wasm_relu_simd.ts";
 import { heapMemory, type WasmModuleBackend } from "../../lib/kernels/wasm_heap.ts";
 import { biasRelu, biasReluFused } from "../../lib/models/bias_relu.ts";
-import { createVgg } from "../../lib/models/vgg.ts";
-import { disposeParams, flattenParams, unflattenParams } from "../../lib/params.ts";
-import { memorySnapshot, normals } from "./_helpers.ts";
+import { memorySnapshot, normals, profiledVggGradients } from "./_helpers.ts";
 
 registerTrainingKernels();
 registerWasmReluKernels(); // idempotent
@@ -127,31 +125,10 @@ Deno.test("the kernels refuse mismatched inputs with a message", () => {
   a.dispose();
 });
 
-/** Loss gradients of a small VGG without normalisation, and the kernels one step calls. */
+/** Loss gradients of a small VGG without normalisation (bits), and the kernels they ran. */
 async function vggGradients(): Promise<{ grads: Uint32Array[]; kernels: string[] }> {
-  const network = createVgg({ normalization: "none", width: 1 / 16 });
-  const x = tf.tensor4d(normals(4 * 32 * 32 * 3, 1), [4, 32, 32, 3]);
-  const labels = tf.tensor1d([0, 3, 7, 9], "int32");
-  const params = network.init(0);
-  const { tensors, slots } = flattenParams(params);
-  let grads: Uint32Array[] = [];
-  const info = await tf.profile(async () => {
-    const gs = tf.tidy(() =>
-      tf.grads((...ws: tf.Tensor[]) => {
-        const { output } = network.forward(unflattenParams(ws, slots), x, { training: true });
-        return network.loss(output, labels);
-      })(tensors)
-    );
-    grads = await Promise.all(gs.map(bits));
-    tf.dispose(gs);
-  });
-  disposeParams(params);
-  tf.dispose([x, labels]);
-  // customGrad's scope is not a kernel call
-  return {
-    grads,
-    kernels: info.kernels.map((k) => k.name).filter((name) => name !== "unnamed scope"),
-  };
+  const { grads, kernels } = await profiledVggGradients("none", 1 / 16);
+  return { grads: grads.map((g) => new Uint32Array(g.buffer)), kernels };
 }
 
 Deno.test("a VGG's gradients are bitwise the same with and without the fused ReLU kernels", async () => {

@@ -12,11 +12,16 @@ import { flatWorkgroups } from "../../lib/kernels/webgpu_dispatch.ts";
 import { biasRelu } from "../../lib/models/bias_relu.ts";
 import { batchAccuracy } from "../../lib/models/fused_loss.ts";
 import { softmaxCrossEntropy } from "../../lib/models/_stack.ts";
-import { createVgg } from "../../lib/models/vgg.ts";
 import type { Normalization } from "../../lib/models/types.ts";
-import { disposeParams, flattenParams, sgdStep, unflattenParams } from "../../lib/params.ts";
+import { flattenParams, sgdStep } from "../../lib/params.ts";
 import { countGpuTraffic } from "../../scripts/bench/gpu_counters.ts";
-import { batchNormReference, memorySnapshot, normals, relError } from "./_helpers.ts";
+import {
+  batchNormReference,
+  memorySnapshot,
+  normals,
+  profiledVggGradients,
+  relError,
+} from "./_helpers.ts";
 
 // Any adapter counts, Mesa's llvmpipe included: the kernels are checked, not timed.
 const ignore = (await navigator.gpu?.requestAdapter()) == null;
@@ -174,30 +179,11 @@ Deno.test({
   },
 });
 
-/** A VGG's loss gradients on a backend, and the kernels and dispatches of the computation. */
+/** A VGG's loss gradients on a backend, and the kernels they ran. */
 async function vggStep(backend: Backend, normalization: Normalization) {
   await tf.setBackend(backend);
-  const network = createVgg({ normalization, width: 1 / 16 });
-  const x = tf.tensor4d(normals(4 * 32 * 32 * 3, 1), [4, 32, 32, 3]);
-  const labels = tf.tensor1d([0, 3, 7, 9], "int32");
-  const params = network.init(0);
-  const { tensors, slots } = flattenParams(params);
-  const traffic = backend === "webgpu" ? countGpuTraffic() : null;
-  let grads: Float32Array[] = [];
-  const info = await tf.profile(async () => {
-    const gs = tf.tidy(() =>
-      tf.grads((...ws: tf.Tensor[]) => {
-        const { output } = network.forward(unflattenParams(ws, slots), x, { training: true });
-        return network.loss(output, labels);
-      })(tensors)
-    );
-    grads = await Promise.all(gs.map(async (g) => Float32Array.from(await g.data())));
-    tf.dispose(gs);
-  });
-  const dispatches = traffic?.stop().dispatches ?? 0;
-  disposeParams(params);
-  tf.dispose([x, labels]);
-  return { grads, kernels: new Set(info.kernels.map((k) => k.name)), dispatches };
+  const { grads, kernels } = await profiledVggGradients(normalization, 1 / 16);
+  return { grads, kernels: new Set(kernels) };
 }
 
 for (const normalization of ["none", "batchnorm"] as const) {
