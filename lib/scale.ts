@@ -63,6 +63,23 @@ export function parseScale(value: string, source: string): Scale {
 }
 
 /**
+ * The scales whose runs are committed (`data/results/<scale>/`) and whose figures are also kept
+ * in `figures/scales/<scale>/`, so that a figure of a larger scale does not hide the numbers of a
+ * shorter one. Smoke and quick runs are cheap to recompute and are neither.
+ */
+export const KEPT_SCALES: readonly Scale[] = ["long", "schedule", "paper"];
+
+/**
+ * Whether a scale's runs and figures are kept per scale (see {@link KEPT_SCALES}).
+ *
+ * @param scale A scale.
+ * @returns True for `long`, `schedule` and `paper`.
+ */
+export function isKeptScale(scale: Scale): boolean {
+  return KEPT_SCALES.includes(scale);
+}
+
+/**
  * The position of a scale in `smoke < quick < long < schedule < paper`.
  *
  * @param scale A scale.

@@ -11,13 +11,12 @@ import { type BenchReport, type CommittedFigure, REPORT_BLOCKS } from "../lib/re
 import { provenanceOf } from "../lib/figures/spec_provenance.ts";
 import { resultsFileName } from "../lib/registry.ts";
 import type { VegaLiteSpec } from "../lib/figures/spec.ts";
+import { scaleRank } from "../lib/scale.ts";
 
 const root = new URL("../", import.meta.url);
 
-/** Reads every committed figure. */
-export async function readCommittedFigures(
-  dir: URL = new URL("figures/", root),
-): Promise<Map<string, CommittedFigure>> {
+/** Reads the figures of one folder (`<stem>.vl.json` and its results file), by stem. */
+async function readFigureFolder(dir: URL): Promise<Map<string, CommittedFigure>> {
   const figures = new Map<string, CommittedFigure>();
   for await (const entry of Deno.readDir(dir)) {
     const match = /^(.+)\.vl\.json$/.exec(entry.name);
@@ -31,6 +30,33 @@ export async function readCommittedFigures(
     // Figures drawn from one experiment share its results file (the landscape's three).
     const results = JSON.parse(await Deno.readTextFile(new URL(resultsFileName(stem), dir)));
     figures.set(stem, { stem, provenance, results });
+  }
+  return figures;
+}
+
+/**
+ * Reads every committed figure, each with its copies of other scales (`figures/scales/<scale>/`,
+ * smallest scale first) as `otherScales`.
+ */
+export async function readCommittedFigures(
+  dir: URL = new URL("figures/", root),
+): Promise<Map<string, CommittedFigure>> {
+  const figures = await readFigureFolder(dir);
+  const kept: CommittedFigure[] = [];
+  try {
+    for await (const entry of Deno.readDir(new URL("scales/", dir))) {
+      if (!entry.isDirectory) continue;
+      kept.push(...(await readFigureFolder(new URL(`scales/${entry.name}/`, dir))).values());
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  kept.sort((a, b) => scaleRank(a.provenance.scale) - scaleRank(b.provenance.scale));
+  for (const [stem, figure] of figures) {
+    const others = kept.filter((k) =>
+      k.stem === stem && k.provenance.scale !== figure.provenance.scale
+    );
+    if (others.length > 0) figures.set(stem, { ...figure, otherScales: others });
   }
   return figures;
 }

@@ -279,17 +279,32 @@ function fraction(value: number): string {
  */
 export function icsScaleNote(scale: Scale): string {
   const c: VggMeasureConfig = VGG_MEASURE_CONFIGS[scale];
-  const p: VggMeasureConfig = VGG_MEASURE_CONFIGS.paper;
   const data = c.source === "full" ? "full CIFAR-10" : "the 1,000-image CIFAR-10 sample";
   const seeds = `${c.seeds.length} seed${c.seeds.length === 1 ? "" : "s"}`;
   if (scale === "paper") {
     return `PROTOCOL.md settings: VGG width 1, batch 128, 15,000 steps, ${data}, ${seeds}, ` +
       `ICS every ${c.icsEvery} steps`;
   }
-  return `VGG width ${fraction(c.width)} instead of 1, batch ${c.batchSize} instead of ` +
-    `${p.batchSize}, ${c.steps.toLocaleString("en-US")} of ${
-      p.steps.toLocaleString("en-US")
-    } steps, ${data}, ${seeds}, ICS every ${c.icsEvery} steps`;
+  return `${vggShrinkNote(c)}, ${data}, ${seeds}, ICS every ${c.icsEvery} steps`;
+}
+
+/**
+ * How a VGG measurement scale differs from the paper's network and schedule, naming only what
+ * it changes: e.g. "VGG width 1/8 instead of 1, batch 64 instead of 128, 400 of 15,000 steps",
+ * or "VGG width 1/4 instead of 1, batch 128, all 15,000 steps" where it keeps the schedule.
+ *
+ * @param c The scale's configuration.
+ * @returns The note.
+ */
+export function vggShrinkNote(c: VggMeasureConfig): string {
+  const p: VggMeasureConfig = VGG_MEASURE_CONFIGS.paper;
+  const batch = c.batchSize === p.batchSize
+    ? `batch ${c.batchSize}`
+    : `batch ${c.batchSize} instead of ${p.batchSize}`;
+  const steps = c.steps === p.steps
+    ? `all ${p.steps.toLocaleString("en-US")} steps`
+    : `${c.steps.toLocaleString("en-US")} of ${p.steps.toLocaleString("en-US")} steps`;
+  return `VGG width ${fraction(c.width)} instead of 1, ${batch}, ${steps}`;
 }
 
 /**

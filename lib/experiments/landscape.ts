@@ -17,6 +17,7 @@ import {
   aggregateSeeds,
   divergedLabel,
   divergedRunsLine,
+  finiteMedian,
   groupRuns,
   learningRateLabel,
   type Series,
@@ -31,6 +32,7 @@ import {
   seedRecord,
   VGG_MEASURE_CONFIGS,
   type VggMeasureConfig,
+  vggShrinkNote,
 } from "./ics.ts";
 import type { TrainingJob } from "../run/job.ts";
 import type { RunRecord } from "../run/run_job.ts";
@@ -83,18 +85,13 @@ export function landscapeJobs(scale: Scale): TrainingJob[] {
  */
 export function landscapeScaleNote(scale: Scale): string {
   const c: VggMeasureConfig = VGG_MEASURE_CONFIGS[scale];
-  const p: VggMeasureConfig = VGG_MEASURE_CONFIGS.paper;
   const data = c.source === "full" ? "full CIFAR-10" : "the 1,000-image CIFAR-10 sample";
   const seeds = `${c.seeds.length} seed${c.seeds.length === 1 ? "" : "s"}`;
   const etas = `${c.landscape.etaGrid.count} etas, every ${c.landscape.every} steps`;
   if (scale === "paper") {
     return `PROTOCOL.md settings: VGG width 1, batch 128, 15,000 steps, ${data}, ${seeds}, ${etas}`;
   }
-  const width = Number.isInteger(1 / c.width) ? `1/${1 / c.width}` : String(c.width);
-  return `VGG width ${width} instead of 1, batch ${c.batchSize} instead of ${p.batchSize}, ` +
-    `${c.steps.toLocaleString("en-US")} of ${
-      p.steps.toLocaleString("en-US")
-    } steps, ${data}, ${seeds}, ${etas}`;
+  return `${vggShrinkNote(c)}, ${data}, ${seeds}, ${etas}`;
 }
 
 /** One row of the landscape figures: a network and measured step, over seeds. */
@@ -157,10 +154,37 @@ export interface LandscapeKeyNumber {
   betaRatio: number | null;
 }
 
+/**
+ * Standard / BatchNorm ratios over one third of training: the median, min and max over its
+ * measured steps of the per-step ratio. A single step's ratio swings by 10x between neighbouring
+ * measurements over a long run (one batch's loss spike in either network), so these, not the
+ * single-step key numbers, carry the verdict.
+ */
+export interface LandscapePhaseRatios {
+  [field: string]: string | number | null;
+  /** "early", "middle", "late": the first, second and last third of the measured steps. */
+  phase: string;
+  /** The window, `(fromStep, toStep]`, and the number of measured steps in it. */
+  fromStep: number;
+  toStep: number;
+  steps: number;
+  lossWidthRatio: number | null;
+  lossWidthRatioMin: number | null;
+  lossWidthRatioMax: number | null;
+  gradWidthRatio: number | null;
+  gradWidthRatioMin: number | null;
+  gradWidthRatioMax: number | null;
+  betaRatio: number | null;
+  betaRatioMin: number | null;
+  betaRatioMax: number | null;
+}
+
 /** Rows and key numbers of the landscape figures. */
 export interface LandscapeSummary {
   rows: LandscapeRow[];
   keyNumbers: LandscapeKeyNumber[];
+  /** Ratios over the thirds of training (empty when no step has both networks). */
+  phaseRatios: LandscapePhaseRatios[];
 }
 
 /** One number of a landscape measurement. */
@@ -297,7 +321,60 @@ export function landscapeRows(
       });
     }
   }
-  return { rows, keyNumbers };
+  return { rows, keyNumbers, phaseRatios: phaseRatios(standard, batchnorm) };
+}
+
+/** The median, min and max of the finite values (all null when there are none). */
+function spread(values: readonly (number | null)[]): [number | null, number | null, number | null] {
+  const finite = values.filter((v): v is number => v !== null && Number.isFinite(v));
+  if (finite.length === 0) return [null, null, null];
+  return [finiteMedian(finite), Math.min(...finite), Math.max(...finite)];
+}
+
+/**
+ * Per-step standard / BatchNorm ratios summarised over the thirds of training: steps in
+ * `(0, T/3]`, `(T/3, 2T/3]` and `(2T/3, T]` of the last step T both networks were measured at
+ * (step 0, before any update, is in none).
+ */
+function phaseRatios(
+  standard: readonly StepWidths[],
+  batchnorm: readonly StepWidths[],
+): LandscapePhaseRatios[] {
+  const paired = standard.flatMap((s) => {
+    const b = batchnorm.find((w) => w.step === s.step);
+    return b === undefined ? [] : [{ step: s.step, s, b }];
+  });
+  const last = paired.at(-1)?.step ?? 0;
+  if (last === 0) return [];
+  return ["early", "middle", "late"].map((phase, third) => {
+    const fromStep = Math.round((third * last) / 3);
+    const toStep = Math.round(((third + 1) * last) / 3);
+    const inside = paired.filter((p) => p.step > fromStep && p.step <= toStep);
+    const [lossWidthRatio, lossWidthRatioMin, lossWidthRatioMax] = spread(
+      inside.map((p) => ratio(p.s.loss, p.b.loss)),
+    );
+    const [gradWidthRatio, gradWidthRatioMin, gradWidthRatioMax] = spread(
+      inside.map((p) => ratio(p.s.grad, p.b.grad)),
+    );
+    const [betaRatio, betaRatioMin, betaRatioMax] = spread(
+      inside.map((p) => ratio(p.s.beta, p.b.beta)),
+    );
+    return {
+      phase,
+      fromStep,
+      toStep,
+      steps: inside.length,
+      lossWidthRatio,
+      lossWidthRatioMin,
+      lossWidthRatioMax,
+      gradWidthRatio,
+      gradWidthRatioMin,
+      gradWidthRatioMax,
+      betaRatio,
+      betaRatioMin,
+      betaRatioMax,
+    };
+  });
 }
 
 /** The key number line of one landscape figure, standard vs BatchNorm at one phase. */
@@ -320,6 +397,18 @@ function landscapeKeyLine(k: LandscapeKeyNumber, stem: string): string {
     `; ||g|| standard ${f(k.gradNormStandard)}, BatchNorm ${f(k.gradNormBatchnorm)}`;
 }
 
+/** The line of one third of training: the median (min..max) per-step ratio of one figure. */
+function phaseRatiosLine(p: LandscapePhaseRatios, stem: string): string {
+  const f = formatKey;
+  const [median, min, max, what] = stem === "loss-variation"
+    ? [p.lossWidthRatio, p.lossWidthRatioMin, p.lossWidthRatioMax, "loss band width"]
+    : stem === "gradient-predictiveness"
+    ? [p.gradWidthRatio, p.gradWidthRatioMin, p.gradWidthRatioMax, "gradient-change band width"]
+    : [p.betaRatio, p.betaRatioMin, p.betaRatioMax, "effective beta-smoothness"];
+  return `${p.phase.padEnd(6)} steps ${p.fromStep}-${p.toStep} (${p.steps} measured): ` +
+    `${what} standard / BatchNorm median ${f(median)} (${f(min)}..${f(max)})`;
+}
+
 /**
  * Figure 4's experiment: the loss landscape along the gradient (loss variation, gradient
  * predictiveness, effective beta-smoothness), one results file for its three figures.
@@ -335,11 +424,13 @@ export const LANDSCAPE = {
   results: (summary, records) => ({
     runs: runEntries(records, ["learningRate"]),
     keyNumbers: summary.keyNumbers,
+    phaseRatios: summary.phaseRatios,
     rows: summary.rows,
   }),
-  // Standard vs BatchNorm at early / middle / late steps.
+  // Standard vs BatchNorm at early / middle / late steps, then over each third.
   keyLines: (summary, records, stem) => [
     ...summary.keyNumbers.map((k) => landscapeKeyLine(k, stem)),
+    ...summary.phaseRatios.map((p) => phaseRatiosLine(p, stem)),
     divergedRunsLine(records),
   ],
 } satisfies Experiment<LandscapeConfig, LandscapeSummary>;

@@ -4,14 +4,16 @@
  *
  * A figure `<stem>` is three files in `figures/` (or `FIGURE_DIR`): `<stem>.vl.json` (the
  * Vega-Lite spec, data inline, provenance in `usermeta`), `<stem>.svg` (its static render) and
- * `<stem>.results.json` (the compact results it was built from).
+ * `<stem>.results.json` (the compact results it was built from). A figure of a scale whose runs
+ * are committed (`long`, `schedule`, `paper`) is also written to `scales/<scale>/` of that folder,
+ * whichever scale holds the main slot, so that every scale's figure and numbers stay readable.
  *
  * @module
  */
 import { dirname, join } from "node:path";
 import { figureSettings } from "../notebook/config.ts";
 import { figuresDir, repoPath } from "../paths.ts";
-import { scaleRank } from "../scale.ts";
+import { isKeptScale, scaleRank } from "../scale.ts";
 import { renderSvg } from "./render.ts";
 import { type VegaLiteSpec } from "./spec.ts";
 import {
@@ -70,6 +72,22 @@ export interface WriteFigureOptions {
   quiet?: boolean;
   /** Name of the results file, `<resultsName>.results.json` (default: the stem). */
   resultsName?: string;
+  /**
+   * Where the per-scale copy goes, or null for none. Default: `<dir>/scales/<scale>/` for the
+   * kept scales (see `KEPT_SCALES`), none for smoke and quick.
+   */
+  scaleDir?: string | null;
+}
+
+/**
+ * The folder of a figure's per-scale copy: `<dir>/scales/<scale>/`.
+ *
+ * @param dir The figure folder.
+ * @param scale The figure's scale.
+ * @returns The folder's path.
+ */
+export function scaleFolder(dir: string, scale: string): string {
+  return join(dir, "scales", scale);
 }
 
 /** What {@link writeFigure} did. */
@@ -82,6 +100,8 @@ export interface WriteFigureResult {
   reason?: string;
   /** When not written but kept elsewhere: those files. */
   shadowPaths?: FigurePaths;
+  /** The per-scale copy, where one was written. */
+  scalePaths?: FigurePaths;
 }
 
 /**
@@ -266,6 +286,18 @@ export async function writeFigure(
   const say = (line: string) => {
     if (options.quiet !== true) console.log(line);
   };
+  const scaleDir = options.scaleDir !== undefined
+    ? options.scaleDir
+    : isKeptScale(provenance.scale)
+    ? scaleFolder(dir, provenance.scale)
+    : null;
+  const scalePaths = scaleDir === null ? undefined : figurePaths(stem, scaleDir, resultsName);
+  if (scaleDir !== null && scalePaths !== undefined) {
+    await Deno.mkdir(scaleDir, { recursive: true });
+    await writeAllOrNothing(files.map((f) => ({ path: scalePaths[f.kind], text: f.text })));
+  }
+  const kept = scalePaths === undefined ? {} : { scalePaths };
+  const copyNote = scaleDir === null ? "" : `; a copy in ${scaleDir}`;
   if (reason !== null) {
     const shadowDir = options.shadowDir !== undefined
       ? options.shadowDir
@@ -273,20 +305,22 @@ export async function writeFigure(
       ? repoPath("data", "runs", "figures")
       : null;
     if (shadowDir === null) {
-      say(`figure ${stem}: not written: ${reason}`);
-      return { written: false, paths, reason };
+      say(`figure ${stem}: not written: ${reason}${copyNote}`);
+      return { written: false, paths, reason, ...kept };
     }
     const shadowPaths = figurePaths(stem, shadowDir, resultsName);
     await Deno.mkdir(shadowDir, { recursive: true });
     await writeAllOrNothing(files.map((f) => ({ path: shadowPaths[f.kind], text: f.text })));
-    say(`figure ${stem}: kept the existing figure: ${reason}; wrote ${shadowPaths.spec} instead`);
-    return { written: false, paths, reason, shadowPaths };
+    say(
+      `figure ${stem}: kept the existing figure: ${reason}; wrote ${shadowPaths.spec} instead${copyNote}`,
+    );
+    return { written: false, paths, reason, shadowPaths, ...kept };
   }
   await Deno.mkdir(dir, { recursive: true });
   await writeAllOrNothing(files.map((f) => ({ path: paths[f.kind], text: f.text })));
   say(
     `figure ${stem}: wrote ${paths.spec}, .svg, ${resultsName}.results.json ` +
-      `(scale ${provenance.scale})`,
+      `(scale ${provenance.scale})${copyNote}`,
   );
-  return { written: true, paths };
+  return { written: true, paths, ...kept };
 }

@@ -17,6 +17,7 @@ import {
   type TRAINING,
 } from "../experiments/training.ts";
 import type { Provenance } from "../figures/spec_provenance.ts";
+import { scaleRank } from "../scale.ts";
 import { markdownTable } from "./blocks.ts";
 
 /** One committed figure as the report sees it. */
@@ -25,6 +26,18 @@ export interface CommittedFigure {
   provenance: Provenance;
   /** Contents of `figures/<stem>.results.json`. */
   results: Record<string, unknown>;
+  /**
+   * The same figure at the other kept scales (`figures/scales/<scale>/`), smallest first: the
+   * shorter runs a larger scale replaced in `figures/`, whose numbers the report shows beside.
+   */
+  otherScales?: readonly CommittedFigure[];
+}
+
+/** A figure at every scale it was committed at, smallest scale first. */
+export function atEveryScale(figure: CommittedFigure): CommittedFigure[] {
+  return [...(figure.otherScales ?? []), figure].sort((a, b) =>
+    scaleRank(a.provenance.scale) - scaleRank(b.provenance.scale)
+  );
 }
 
 /** The figures, by stem. */
@@ -78,7 +91,11 @@ function formatSeconds(seconds: number): string {
 
 /** Table of every committed figure with its scale, hardware, wall time and commit. */
 export function figureTable(figures: CommittedFigures): string {
-  const rows = [...figures.values()].sort((a, b) => a.stem.localeCompare(b.stem)).map((f) => {
+  const shown = [...figures.values()].sort((a, b) => a.stem.localeCompare(b.stem))
+    .flatMap((f) =>
+      atEveryScale(f).reverse().map((version) => ({ version, current: version === f }))
+    );
+  const rows = shown.map(({ version: f, current }) => {
     const p = f.provenance;
     // The backends that computed the runs where recorded, else the one that made the figure.
     const hardware = p.computedOn !== undefined
@@ -86,8 +103,10 @@ export function figureTable(figures: CommittedFigures): string {
       : p.backend === "webgpu" && p.adapter !== null
       ? `webgpu (${p.adapter})`
       : p.backend;
+    // A shorter scale's copy, replaced in figures/ by a larger one, is linked in figures/scales/.
+    const svg = current ? `figures/${f.stem}.svg` : `figures/scales/${p.scale}/${f.stem}.svg`;
     return [
-      `[\`${f.stem}\`](figures/${f.stem}.svg)`,
+      current ? `[\`${f.stem}\`](${svg})` : `[\`${f.stem}\` (${p.scale})](${svg})`,
       p.scale,
       p.scaleNote,
       hardware,
@@ -327,30 +346,45 @@ export function icsNumbers(figures: CommittedFigures): string {
   );
 }
 
-/** Standard / BatchNorm ratios of the three landscape measures at key steps (claim 4, VGG). */
+/** A median with its range, e.g. `7.2 (3.5-130)`. */
+function ratioRange(
+  median: number | null | undefined,
+  min: number | null | undefined,
+  max: number | null | undefined,
+): string {
+  return median === null || median === undefined
+    ? "-"
+    : `${ratio(median)} (${ratio(min)}-${ratio(max)})`;
+}
+
+/**
+ * Standard / BatchNorm ratios of the three landscape measures over each third of training, at
+ * every committed scale (claim 4, VGG): the median and range of the per-step ratios.
+ */
 export function landscapeNumbers(figures: CommittedFigures): string {
   const figure = figures.get("loss-variation");
   if (figure === undefined) return missing("loss-variation");
-  const keys = resultsOf<typeof LANDSCAPE>(figure).keyNumbers;
   return markdownTable(
     [
-      "phase",
-      "step",
+      "scale",
+      "third",
+      "steps",
+      "measured",
       "loss variation: standard / BN",
       "gradient predictiveness: standard / BN",
       "beta-smoothness: standard / BN",
-      "||g|| standard",
-      "||g|| BN",
     ],
-    keys.map((k) => [
-      k.phase,
-      String(k.step),
-      ratio(k.lossWidthRatio),
-      ratio(k.gradWidthRatio),
-      ratio(k.betaRatio),
-      shown(k.gradNormStandard, (v) => v.toPrecision(3)),
-      shown(k.gradNormBatchnorm, (v) => v.toPrecision(3)),
-    ]),
+    atEveryScale(figure).flatMap((version) =>
+      (resultsOf<typeof LANDSCAPE>(version).phaseRatios ?? []).map((p) => [
+        version.provenance.scale,
+        p.phase,
+        `${p.fromStep}-${p.toStep}`,
+        String(p.steps),
+        ratioRange(p.lossWidthRatio, p.lossWidthRatioMin, p.lossWidthRatioMax),
+        ratioRange(p.gradWidthRatio, p.gradWidthRatioMin, p.gradWidthRatioMax),
+        ratioRange(p.betaRatio, p.betaRatioMin, p.betaRatioMax),
+      ])
+    ),
   );
 }
 

@@ -162,6 +162,23 @@ Deno.test("landscapeRows() band edges, seed spread, key numbers and divergence",
     close(late!.betaRatio, 15, "late beta ratio");
   });
 
+  await t.step("phase ratios: median, min, max of per-step ratios over each third", () => {
+    // Every ratio is 10 while both BatchNorm seeds run (to step 50) and 15 after (seed 0 only).
+    const { phaseRatios } = landscapeRows(records, LANDSCAPE_CONFIGS.quick.keyFractions);
+    assert.deepEqual(
+      phaseRatios.map((p) => [p.phase, p.fromStep, p.toStep, p.steps]),
+      [["early", 0, 33, 3], ["middle", 33, 67, 3], ["late", 67, 100, 4]],
+    );
+    const [early, middle, late] = phaseRatios;
+    for (const field of ["lossWidthRatio", "gradWidthRatio", "betaRatio"]) {
+      close(early![field] as number, 10, `early ${field}`);
+      close(middle![field] as number, 10, `middle ${field}: median of 10, 10, 15`);
+      close(middle![`${field}Min`] as number, 10, `middle ${field} min`);
+      close(middle![`${field}Max`] as number, 15, `middle ${field} max`);
+      close(late![field] as number, 15, `late ${field}`);
+    }
+  });
+
   await t.step("the three figures compile and render; (b) on a log axis", async () => {
     const specs = [
       lossVariationFigure(rows),
@@ -185,6 +202,7 @@ Deno.test("landscapeRows() gives no key numbers without both networks, figures r
   const { rows, keyNumbers } = landscapeRows([fakeRecord(job, [landscape(0, [1, 2], [1, 2], 3)])]);
   assert.equal(rows.length, 1);
   assert.deepEqual(keyNumbers, []);
+  assert.deepEqual(landscapeRows([fakeRecord(job, [])]).phaseRatios, []);
   assert.throws(() => lossVariationFigure([]), RangeError);
   assert.throws(() => gradientPredictivenessFigure([]), RangeError);
   assert.throws(() => betaSmoothnessFigure([]), RangeError);

@@ -5,6 +5,7 @@ import { type VegaLiteSpec } from "../../lib/figures/spec.ts";
 import { provenanceProblems } from "../../lib/figures/spec_provenance.ts";
 import { figureStem } from "../../lib/notebook/notebook.ts";
 import { resultsFileName } from "../../lib/registry.ts";
+import { isKeptScale, isScale } from "../../lib/scale.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const FIGURES = join(ROOT, "figures");
@@ -13,6 +14,16 @@ async function names(dir: string): Promise<string[]> {
   const found: string[] = [];
   try {
     for await (const entry of Deno.readDir(dir)) if (entry.isFile) found.push(entry.name);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return found.sort();
+}
+
+async function subfolders(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) if (entry.isDirectory) found.push(entry.name);
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
@@ -45,4 +56,25 @@ for (const name of specs) {
     JSON.parse(await Deno.readTextFile(join(FIGURES, results)));
     assert.ok(notebookStems.includes(stem), `no notebooks/NN-${stem}.ipynb makes ${name}`);
   });
+}
+
+// Per-scale copies (figures/scales/<scale>/): the same files, of exactly that scale.
+for (const scale of await subfolders(join(FIGURES, "scales"))) {
+  const dir = join(FIGURES, "scales", scale);
+  for (const name of (await names(dir)).filter((n) => n.endsWith(".vl.json"))) {
+    const stem = name.slice(0, -".vl.json".length);
+    Deno.test(`kept figure scales/${scale}/${stem}: compiles, has provenance of scale ${scale} and siblings`, async () => {
+      assert.ok(isScale(scale) && isKeptScale(scale), `figures/scales/${scale}: not a kept scale`);
+      const spec = JSON.parse(await Deno.readTextFile(join(dir, name))) as VegaLiteSpec;
+      validateSpec(spec);
+      assert.deepEqual(provenanceProblems(spec), [], `${name}: provenance`);
+      const provenance = (spec.usermeta as { provenance: { figure: string; scale: string } })
+        .provenance;
+      assert.equal(provenance.figure, stem);
+      assert.equal(provenance.scale, scale);
+      const files = await names(dir);
+      assert.ok(files.includes(`${stem}.svg`), `scales/${scale}/${stem}.svg is missing`);
+      assert.ok(files.includes(resultsFileName(stem)), `scales/${scale}: results missing`);
+    });
+  }
 }

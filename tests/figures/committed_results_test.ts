@@ -3,7 +3,8 @@
  * `data/results/<scale>/` (job, status and logs; no checkpoints). Reading those runs back and
  * summarising them with the figure's experiment (from the registry) must give exactly the
  * committed results file, its configuration, runs, rows and key numbers: the figure is the
- * product of those runs and nothing else.
+ * product of those runs and nothing else. The per-scale copies in `figures/scales/<scale>/` are
+ * checked the same way, so a shorter scale's numbers stay the product of its committed runs.
  *
  * @module
  */
@@ -11,7 +12,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadRun, type RunRecord } from "../../lib/run/run_job.ts";
 import { EXPERIMENTS, STORED_FIGURES } from "../../lib/registry.ts";
-import { isScale } from "../../lib/scale.ts";
+import { isKeptScale, isScale } from "../../lib/scale.ts";
 import { openStore } from "../../lib/store/mod.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -19,30 +20,51 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 /** Each experiment once: the landscape's three figures share one results file. */
 const experiments = [...new Set(STORED_FIGURES.map((stem) => EXPERIMENTS[stem].experiment))];
 
-for (const experiment of experiments) {
-  const path = join(ROOT, "figures", `${experiment.name}.results.json`);
-  let text: string;
+/** The folders that hold results: figures/ and its per-scale copies, figures/scales/<scale>/. */
+async function resultFolders(): Promise<string[]> {
+  const folders = [join(ROOT, "figures")];
   try {
-    text = await Deno.readTextFile(path);
+    for await (const entry of Deno.readDir(join(ROOT, "figures", "scales"))) {
+      if (entry.isDirectory) folders.push(join(ROOT, "figures", "scales", entry.name));
+    }
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) continue; // not committed
-    throw error;
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  const { provenance, ...committed } = JSON.parse(text) as {
-    provenance: { scale: string };
-    [field: string]: unknown;
-  };
-  const scale = provenance.scale;
-  if (!isScale(scale) || scale === "smoke" || scale === "quick") continue; // runs not committed
-  Deno.test(`results ${experiment.name} (${scale}) are rebuilt exactly from data/results/${scale}/`, async () => {
-    const store = await openStore(join(ROOT, "data", "results", scale), { readOnly: true });
-    const records: RunRecord[] = [];
-    for (const job of experiment.jobs(scale)) records.push(await loadRun(job, store));
-    const summary = await experiment.summarize(records, scale);
-    const rebuilt = JSON.parse(JSON.stringify({
-      config: experiment.config(scale),
-      ...experiment.results(summary, records),
-    }));
-    assert.deepEqual(rebuilt, committed);
-  });
+  return folders.sort();
+}
+
+/** Each (experiment, scale) once: the copy in figures/scales/ of the figure in figures/ is the same. */
+const tested = new Set<string>();
+for (const folder of await resultFolders()) {
+  for (const experiment of experiments) {
+    const path = join(folder, `${experiment.name}.results.json`);
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) continue; // not committed
+      throw error;
+    }
+    const { provenance, ...committed } = JSON.parse(text) as {
+      provenance: { scale: string };
+      [field: string]: unknown;
+    };
+    const scale = provenance.scale;
+    if (!isScale(scale) || !isKeptScale(scale)) continue; // runs not committed
+    const key = `${experiment.name} ${scale}\n${text}`;
+    if (tested.has(key)) continue;
+    tested.add(key);
+    const where = path.slice(ROOT.length);
+    Deno.test(`results ${where} (${scale}) are rebuilt exactly from data/results/${scale}/`, async () => {
+      const store = await openStore(join(ROOT, "data", "results", scale), { readOnly: true });
+      const records: RunRecord[] = [];
+      for (const job of experiment.jobs(scale)) records.push(await loadRun(job, store));
+      const summary = await experiment.summarize(records, scale);
+      const rebuilt = JSON.parse(JSON.stringify({
+        config: experiment.config(scale),
+        ...experiment.results(summary, records),
+      }));
+      assert.deepEqual(rebuilt, committed);
+    });
+  }
 }

@@ -5,7 +5,7 @@ import { type BackendInfo, formatBackend } from "../../lib/backend.ts";
 import { display, inJupyter } from "../../lib/figures/display.ts";
 import { gitState } from "../../lib/figures/git.ts";
 import { collectProvenance, computedBackend, computedOn } from "../../lib/figures/provenance.ts";
-import { figurePaths, writeFigure } from "../../lib/figures/write_figure.ts";
+import { figurePaths, scaleFolder, writeFigure } from "../../lib/figures/write_figure.ts";
 import { REPO_ROOT } from "../../lib/paths.ts";
 import type { Scale } from "../../lib/scale.ts";
 import { lineChart, type VegaLiteSpec } from "../../lib/figures/spec.ts";
@@ -112,6 +112,32 @@ Deno.test("writeFigure() never replaces a larger-scale figure unless forced", as
       assert.equal((await write("paper")).written, false);
       assert.equal(await Deno.readTextFile(paths.spec), "{ not json");
     });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("writeFigure() keeps a copy of each long, schedule and paper figure in scales/<scale>/", async () => {
+  const dir = await Deno.makeTempDir();
+  const write = (scale: Scale) =>
+    writeFigure("demo", figure(scale), { scale }, { dir, shadowDir: null, quiet: true });
+  try {
+    assert.equal((await write("quick")).scalePaths, undefined);
+    const schedule = await write("schedule");
+    assert.equal(schedule.written, true);
+    assert.deepEqual(schedule.scalePaths, figurePaths("demo", scaleFolder(dir, "schedule")));
+    // The main slot keeps the schedule figure; the long one still gets its own copy.
+    const long = await write("long");
+    assert.equal(long.written, false);
+    assert.equal(await scaleOnDisk(figurePaths("demo", dir).spec), "schedule");
+    assert.equal(await scaleOnDisk(figurePaths("demo", scaleFolder(dir, "long")).spec), "long");
+    assert.deepEqual(
+      JSON.parse(await Deno.readTextFile(figurePaths("demo", scaleFolder(dir, "long")).results)),
+      { scale: "long" },
+    );
+    assert.deepEqual(await listDir(join(dir, "scales")), ["long", "schedule"]);
+    await write("smoke");
+    assert.deepEqual(await listDir(join(dir, "scales")), ["long", "schedule"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -3,12 +3,14 @@ import { blockNames, fillBlocks, markdownTable } from "../../lib/report/blocks.t
 import {
   type CommittedFigure,
   dlnNumbers,
+  figureTable,
   icsNumbers,
   landscapeNumbers,
   lpNormsNumbers,
   REPORT_BLOCKS,
   speedTable,
 } from "../../lib/report/sections.ts";
+import type { Scale } from "../../lib/scale.ts";
 import { regeneratePaper } from "../../scripts/paper.ts";
 
 Deno.test("fillBlocks() rewrites only the text between matching markers", () => {
@@ -120,7 +122,7 @@ Deno.test("icsNumbers() prints a layer with no finite median as '-' instead of t
 });
 
 Deno.test("dln, lp-norms and landscape blocks print missing numbers as '-' instead of throwing", () => {
-  const provenance = {} as CommittedFigure["provenance"];
+  const provenance = { scale: "long" } as CommittedFigure["provenance"];
   const dln = {
     stem: "dln",
     provenance,
@@ -172,19 +174,74 @@ Deno.test("dln, lp-norms and landscape blocks print missing numbers as '-' inste
     stem: "loss-variation",
     provenance,
     results: {
-      keyNumbers: [{
+      phaseRatios: [{
         phase: "late",
-        step: 400,
+        fromStep: 200,
+        toStep: 400,
+        steps: 8,
         lossWidthRatio: 2,
+        lossWidthRatioMin: 0.5,
+        lossWidthRatioMax: 30,
         gradWidthRatio: null,
-        betaRatio: null,
-        gradNormStandard: null,
-        gradNormBatchnorm: 0.5,
+        gradWidthRatioMin: null,
+        gradWidthRatioMax: null,
+        betaRatio: 1.04,
+        betaRatioMin: null,
+        betaRatioMax: 1.2,
       }],
     },
   };
   assert.match(
     landscapeNumbers(new Map([["loss-variation", landscape]])),
-    /\| late +\| 400 +\| 2\.0 +\| - +\| - +\| - +\| 0\.500 +\|/,
+    /\| long +\| late +\| 200-400 +\| 8 +\| 2\.0 \(0\.50-30\) +\| - +\| 1\.0 \(- ?-1\.2\) +\|/,
+  );
+});
+
+Deno.test("landscape numbers and the figure table show each kept scale, the shorter first", () => {
+  const provenanceAt = (scale: Scale) =>
+    ({
+      figure: "loss-variation",
+      scale,
+      scaleNote: `${scale} note`,
+      backend: "wasm",
+      adapter: null,
+      wallTimeSeconds: 60,
+      date: "2026-12-06T00:00:00Z",
+      commit: "abcdef0123",
+    }) as CommittedFigure["provenance"];
+  const at = (scale: Scale, step: number): CommittedFigure => ({
+    stem: "loss-variation",
+    provenance: provenanceAt(scale),
+    results: {
+      phaseRatios: [{
+        phase: "late",
+        fromStep: step / 2,
+        toStep: step,
+        steps: 4,
+        lossWidthRatio: step / 1000,
+        lossWidthRatioMin: 1,
+        lossWidthRatioMax: 100,
+        gradWidthRatio: 1,
+        gradWidthRatioMin: 1,
+        gradWidthRatioMax: 1,
+        betaRatio: 1,
+        betaRatioMin: 1,
+        betaRatioMax: 1,
+      }],
+    },
+  });
+  const figure = { ...at("schedule", 14750), otherScales: [at("long", 3750)] };
+  const figures = new Map([["loss-variation", figure]]);
+  const block = landscapeNumbers(figures);
+  const long = block.search(/\| long +\| late +\| 1875-3750 +\| 4 +\| 3\.8 \(1\.0-1\.0e\+2\) +\|/);
+  const schedule = block.search(
+    /\| schedule +\| late +\| 7375-14750 +\| 4 +\| 15 \(1\.0-1\.0e\+2\)/,
+  );
+  assert.ok(long > 0 && schedule > long, block);
+  const table = figureTable(figures);
+  assert.match(table, /\[`loss-variation`\]\(figures\/loss-variation\.svg\) +\| schedule /);
+  assert.match(
+    table,
+    /\[`loss-variation` \(long\)\]\(figures\/scales\/long\/loss-variation\.svg\) +\| long /,
   );
 });
