@@ -287,13 +287,22 @@ export function speedTable(_figures: CommittedFigures, bench: BenchReport | null
   ].join("\n");
 }
 
-/** Final losses and smoothness relative to BatchNorm per l_p variant (claim 5). */
+/**
+ * Final losses and smoothness relative to BatchNorm per l_p variant (claim 5), at every committed
+ * scale.
+ */
 export function lpNormsNumbers(figures: CommittedFigures): string {
   const figure = figures.get("lp-norms");
   if (figure === undefined) return missing("lp-norms");
-  const keys = resultsOf<typeof LP_NORMS>(figure).keyNumbers;
+  const rows = atEveryScale(figure).flatMap((version) =>
+    resultsOf<typeof LP_NORMS>(version).keyNumbers.map((k) => ({
+      scale: version.provenance.scale,
+      k,
+    }))
+  );
   return markdownTable(
     [
+      "scale",
       "normalisation",
       "VGG final loss",
       "VGG test acc.",
@@ -304,7 +313,8 @@ export function lpNormsNumbers(figures: CommittedFigures): string {
       "DLN grad. change / BN",
       "diverged",
     ],
-    keys.map((k) => [
+    rows.map(({ scale, k }) => [
+      scale,
       k.normalization,
       shown(k.vggFinalLoss, (v) => v.toFixed(3)),
       shown(k.vggTestAccuracy, (v) => `${(100 * v).toFixed(1)}%`),

@@ -167,8 +167,16 @@ Deno.test("dln, lp-norms and landscape blocks print missing numbers as '-' inste
   };
   assert.match(
     lpNormsNumbers(new Map([["lp-norms", lp]])),
-    /\| l_inf +\| - +\| - +\| - +\| - +\| 4\.0 +\| - +\| - +\| diverged at step 3 \(seed 0\) \|/,
+    /\| long +\| l_inf +\| - +\| - +\| - +\| - +\| 4\.0 +\| - +\| - +\| diverged at step 3 \(seed 0\) \|/,
   );
+  const lpAtTwoScales = {
+    ...lp,
+    provenance: { scale: "schedule" } as CommittedFigure["provenance"],
+    otherScales: [lp],
+  };
+  const lpBlock = lpNormsNumbers(new Map([["lp-norms", lpAtTwoScales]]));
+  const lpLong = lpBlock.search(/\| long +\| l_inf /);
+  assert.ok(lpLong > 0 && lpBlock.search(/\| schedule +\| l_inf /) > lpLong, lpBlock);
 
   const landscape = {
     stem: "loss-variation",
