@@ -2,7 +2,8 @@
  * Figure `lp-norms` (paper Figures 5, 12 and 13; claim 5): l1, l2 and linf normalisation against
  * BatchNorm and the standard network: training curves of the VGG (train loss, test accuracy)
  * and of the DLN (train loss), and the smoothness of the landscape along the gradient (effective
- * beta-smoothness, gradient predictiveness) for both.
+ * beta-smoothness, gradient predictiveness) for both; where the VGG runs measure activations
+ * (the `schedule` scale), how stable the normalised layers' distributions are over training.
  *
  * The DLN runs are `dlnJob` of figure `dln` at its landscape learning rate (1e-6): the standard
  * and BatchNorm ones are the very same jobs (computed once, shared).
@@ -13,6 +14,11 @@
  */
 import type { Scale } from "../scale.ts";
 import { groupRuns } from "./analysis.ts";
+import {
+  activationDrift,
+  type ActivationDriftRow,
+  type ActivationStabilityRow,
+} from "./activation_drift.ts";
 import { etaGrid, type EtaGridOptions, VGG_ETA_GRID } from "../measure/landscape.ts";
 import type { Normalization } from "../models/types.ts";
 import {
@@ -285,6 +291,15 @@ export interface LpNormsKeyRow {
   dlnBetaVsBatchnorm: number | null;
   /** Same for the top of the gradient-predictiveness band, DLN. */
   dlnGradientVsBatchnorm: number | null;
+  /**
+   * VGG, normalised layers: median step-to-step |d var| / var of the units (mean over the
+   * layers; null where the runs measure no activations). See `activation_drift.ts`.
+   */
+  vggVarianceDrift: number | null;
+  /** Same for |d mu| / sigma. */
+  vggMeanDrift: number | null;
+  /** Median |ln var| of the units at the end (mean over the layers): 0 is unit variance. */
+  vggLogVarianceEnd: number | null;
   /** Diverged runs ("diverged at step k (seed s)"), or null. */
   diverged: string | null;
 }
@@ -307,6 +322,10 @@ export interface LpNormsRows {
   vggLandscape: LandscapeRow[];
   dlnLoss: LossRow[];
   dlnLandscape: LandscapeRow[];
+  /** Per interval between activation measurements (empty where none were taken). */
+  vggActivationDrift: ActivationDriftRow[];
+  /** Per network and normalised layer, over the run. */
+  activationStability: ActivationStabilityRow[];
   key: LpNormsKeyRow[];
 }
 
@@ -350,6 +369,12 @@ export function lpNormsRows(
   const vggLandscape = landscapeRows(vgg);
   const dlnLoss = lossRows(dln);
   const dlnLandscape = landscapeRows(dln);
+  const drift = activationDrift(vgg);
+  const layerMean = (n: Normalization, value: (r: ActivationStabilityRow) => number | null) => {
+    const values = drift.stability.filter((r) => r.normalization === n).map(value)
+      .filter((v): v is number => v !== null);
+    return values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length;
+  };
   const normalizations = [
     ...new Set([...vgg, ...dln].map((r) => r.job.network.normalization)),
   ];
@@ -379,10 +404,22 @@ export function lpNormsRows(
         : null,
       dlnBetaVsBatchnorm: ratio(dlnLandscape, (r) => r.beta),
       dlnGradientVsBatchnorm: ratio(dlnLandscape, (r) => r.gradientHigh),
+      vggVarianceDrift: layerMean(n, (r) => r.varianceDrift),
+      vggMeanDrift: layerMean(n, (r) => r.meanDrift),
+      vggLogVarianceEnd: layerMean(n, (r) => r.logVarianceEnd),
       diverged: diverged.length === 0 ? null : diverged.join("; "),
     };
   });
-  return { vggLoss, vggAccuracy, vggLandscape, dlnLoss, dlnLandscape, key };
+  return {
+    vggLoss,
+    vggAccuracy,
+    vggLandscape,
+    dlnLoss,
+    dlnLandscape,
+    vggActivationDrift: drift.rows,
+    activationStability: drift.stability,
+    key,
+  };
 }
 
 /**
@@ -414,12 +451,14 @@ export const LP_NORMS = {
   results: (rows, records) => ({
     runs: runEntries(records, ["arch"]),
     keyNumbers: rows.key,
+    activationStability: rows.activationStability,
     rows: {
       vggLoss: rows.vggLoss,
       vggAccuracy: rows.vggAccuracy,
       vggLandscape: rows.vggLandscape,
       dlnLoss: rows.dlnLoss,
       dlnLandscape: rows.dlnLandscape,
+      vggActivationDrift: rows.vggActivationDrift,
     },
   }),
   // Ratios: mean over measured steps of variant / BatchNorm.
@@ -433,6 +472,12 @@ export const LP_NORMS = {
         formatKey(k.dlnLossVsBatchnorm)
       }), beta / BN ${formatKey(k.dlnBetaVsBatchnorm)}, grad-change / BN ${
         formatKey(k.dlnGradientVsBatchnorm)
+      }${
+        k.vggVarianceDrift === null
+          ? ""
+          : ` | VGG activations: variance drift ${formatKey(k.vggVarianceDrift)}, mean drift ${
+            formatKey(k.vggMeanDrift)
+          }, |ln var| at the end ${formatKey(k.vggLogVarianceEnd)}`
       }${k.diverged === null ? "" : `; ${k.diverged}`}`
     ),
 } satisfies Experiment<LpNormsConfig, LpNormsRows>;

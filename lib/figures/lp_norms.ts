@@ -1,7 +1,9 @@
 /**
  * Figure `lp-norms`: rows of `lib/experiments/lp_norms.ts` -> one Vega-Lite spec. Top row, the
- * VGG: train loss, test accuracy, effective beta-smoothness; bottom row, the DLN: train loss,
- * gradient predictiveness (range over eta), effective beta-smoothness. Five networks each:
+ * VGG: train loss, test accuracy, effective beta-smoothness; where the runs measured activations, a
+ * middle row of how far the normalised layers' unit variances (conv2, conv6) and means (conv6)
+ * move between measurements; bottom row, the DLN: train loss, gradient predictiveness (range over
+ * eta), effective beta-smoothness. Five networks each:
  * standard, BatchNorm, l1, l2, linf. Bands are the spread over seeds unless the title says eta.
  *
  * Pure: no I/O.
@@ -31,6 +33,14 @@ export function withLinePoints(chart: VegaLiteSpec): VegaLiteSpec {
   return { ...json, layer } as unknown as VegaLiteSpec;
 }
 
+/** Steps between activation measurements (the smallest gap between drift rows' steps). */
+function activationInterval(rows: readonly { step: number }[]): number {
+  const steps = [...new Set(rows.map((r) => r.step))].sort((a, b) => a - b);
+  let gap = Infinity;
+  for (let k = 1; k < steps.length; k++) gap = Math.min(gap, steps[k]! - steps[k - 1]!);
+  return Number.isFinite(gap) ? gap : 0;
+}
+
 /**
  * The spec of figure `lp-norms` (without provenance: the notebook adds it).
  *
@@ -53,6 +63,30 @@ export function lpNormsFigure(
     height: 220,
   } as const;
   const dlnLr = rows.dlnLandscape[0]?.lr ?? "";
+  const every = activationInterval(rows.vggActivationDrift);
+  const driftOf = (layer: string) => rows.vggActivationDrift.filter((r) => r.layer === layer);
+  const driftPanels = rows.vggActivationDrift.length === 0 ? [] : [
+    ...["conv2", "conv6"].map((layer) =>
+      bandChart(driftOf(layer) as Row[], {
+        ...common,
+        low: "varianceDriftMin",
+        high: "varianceDriftMax",
+        mid: "varianceDrift",
+        logY: true,
+        yTitle: `|Δσ²| / σ² per ${every} steps (log)`,
+        title: `VGG ${layer}: drift of the units' variance`,
+      })
+    ),
+    bandChart(driftOf("conv6") as Row[], {
+      ...common,
+      low: "meanDriftMin",
+      high: "meanDriftMax",
+      mid: "meanDrift",
+      logY: true,
+      yTitle: `|Δμ| / σ per ${every} steps (log)`,
+      title: "VGG conv6: drift of the units' mean",
+    }),
+  ];
   return concatCharts([
     bandChart(rows.vggLoss as Row[], {
       ...common,
@@ -80,6 +114,7 @@ export function lpNormsFigure(
       yTitle: "effective β-smoothness (log)",
       title: "VGG: effective β-smoothness",
     }),
+    ...driftPanels,
     bandChart(rows.dlnLoss as Row[], {
       ...common,
       low: "lossMin",
@@ -110,6 +145,7 @@ export function lpNormsFigure(
     direction: "wrap",
     columns: 3,
     independentY: true,
-    title: "l_p normalisation vs BatchNorm (Fig. 5, 12, 13): training and smoothness",
+    title: "l_p normalisation vs BatchNorm (Fig. 5, 12, 13): training and smoothness" +
+      (driftPanels.length === 0 ? "" : ", activation drift"),
   });
 }

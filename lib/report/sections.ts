@@ -328,6 +328,51 @@ export function lpNormsNumbers(figures: CommittedFigures): string {
   );
 }
 
+/**
+ * How stable the VGG's normalised activations are per l_p variant (claim 5's second half), at
+ * every committed scale whose runs measured activations.
+ */
+export function lpNormsActivations(figures: CommittedFigures): string {
+  const figure = figures.get("lp-norms");
+  if (figure === undefined) return missing("lp-norms");
+  const rows = atEveryScale(figure).flatMap((version) => {
+    const stability = resultsOf<typeof LP_NORMS>(version).activationStability ?? [];
+    const batchnorm = (layer: string) =>
+      stability.find((r) => r.normalization === "batchnorm" && r.layer === layer)?.varianceDrift;
+    return stability.map((r) => {
+      const bn = batchnorm(r.layer);
+      return [
+        version.provenance.scale,
+        r.normalization,
+        r.layer,
+        shown(r.varianceDrift, (v) => v.toFixed(3)),
+        ratio(
+          r.varianceDrift !== null && bn !== undefined && bn !== null && bn > 0
+            ? r.varianceDrift / bn
+            : null,
+        ),
+        shown(r.meanDrift, (v) => v.toFixed(3)),
+        shown(r.logVarianceEnd, (v) => v.toFixed(2)),
+        String(r.seeds),
+      ];
+    });
+  });
+  if (rows.length === 0) return "No committed `lp-norms` runs measured activations.";
+  return markdownTable(
+    [
+      "scale",
+      "normalisation",
+      "layer",
+      "variance drift, relative",
+      "/ BN",
+      "mean drift, in sigmas",
+      "median abs(ln var) at the end",
+      "seeds",
+    ],
+    rows,
+  );
+}
+
 /** Median ICS over measured steps per network, layer and lr (claim 3, VGG). */
 export function icsNumbers(figures: CommittedFigures): string {
   const figure = figures.get("ics");
@@ -408,6 +453,7 @@ export const REPORT_BLOCKS: Readonly<Record<string, BlockGenerator>> = {
   "ics-definitions-numbers": icsDefinitionsNumbers,
   speed: speedTable,
   "lp-norms-numbers": lpNormsNumbers,
+  "lp-norms-activations": lpNormsActivations,
   "ics-numbers": icsNumbers,
   "landscape-numbers": landscapeNumbers,
 };
