@@ -99,7 +99,8 @@ export function figureTable(figures: CommittedFigures): string {
     const p = f.provenance;
     // The backends that computed the runs where recorded, else the one that made the figure.
     const hardware = p.computedOn !== undefined
-      ? p.computedOn.map((b) => b.replace(/, kernels by (oneDNN) [^,]*$/, " + $1")).join("; ")
+      ? [...new Set(p.computedOn.map((b) => b.replace(/, kernels by (oneDNN) [^,]*$/, " + $1")))]
+        .join("; ")
       : p.backend === "webgpu" && p.adapter !== null
       ? `webgpu (${p.adapter})`
       : p.backend;
