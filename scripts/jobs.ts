@@ -13,6 +13,7 @@ import { ensureCifar10 } from "../lib/data/download.ts";
 import { type FigureStem, jobsFor, STORED_FIGURES } from "../lib/registry.ts";
 import { jobId, runFolderName, type TrainingJob } from "../lib/run/job.ts";
 import { runJob } from "../lib/run/run_job.ts";
+import { workOrder } from "../lib/run/work_order.ts";
 import { parseScale, SCALES } from "../lib/scale.ts";
 import { openStore, type ResultStore } from "../lib/store/mod.ts";
 
@@ -179,15 +180,6 @@ async function runAsWorker(
   } finally {
     await store.close();
   }
-}
-
-/**
- * Runs to compute first: quick non-VGG runs, then seed by seed, so that a session stopped
- * early leaves every figure with its first seed rather than some figures with none.
- */
-function workOrder<T extends { job: TrainingJob }>(jobs: readonly T[]): T[] {
-  const cost = (job: TrainingJob) => job.network.arch === "vgg" ? 1 : 0;
-  return [...jobs].sort((a, b) => cost(a.job) - cost(b.job) || a.job.seeds.init - b.job.seeds.init);
 }
 
 /**
