@@ -7,13 +7,15 @@
  * `<stem>.results.json` (the compact results it was built from). A figure of a scale whose runs
  * are committed (`long`, `schedule`, `paper`) is also written to `scales/<scale>/` of that folder,
  * whichever scale holds the main slot, so that every scale's figure and numbers stay readable.
+ * A figure of another scale (e.g. `quick`) that a larger scale replaces in the main slot is moved
+ * to `scales/<its scale>/` too, unless a copy is already there.
  *
  * @module
  */
 import { dirname, join } from "node:path";
 import { figureSettings } from "../notebook/config.ts";
 import { figuresDir, repoPath } from "../paths.ts";
-import { isKeptScale, scaleRank } from "../scale.ts";
+import { isKeptScale, isScale, scaleRank } from "../scale.ts";
 import { renderSvg } from "./render.ts";
 import { type VegaLiteSpec } from "./spec.ts";
 import {
@@ -102,6 +104,68 @@ export interface WriteFigureResult {
   shadowPaths?: FigurePaths;
   /** The per-scale copy, where one was written. */
   scalePaths?: FigurePaths;
+  /** Where the figure this one replaced in the main slot was moved, if it was. */
+  displacedPaths?: FigurePaths;
+}
+
+/** A file's text, or null when there is none. */
+async function readIfThere(path: string): Promise<string | null> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
+/** The scale recorded in a spec's or results file's text, or null when none can be read. */
+function recordedScale(text: string, read: (json: unknown) => unknown): string | null {
+  try {
+    const scale = read(JSON.parse(text));
+    return typeof scale === "string" ? scale : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Moves the figure in the main slot to `scales/<its scale>/` before a larger scale replaces it,
+ * when no copy of that scale is there yet (the kept scales write theirs on every run; this keeps
+ * a `quick` figure that a `schedule` one replaces). The results file goes with it only when it
+ * records the same scale: several stems share one results file, which an earlier stem of the
+ * same run may already have replaced. Smoke figures are not kept.
+ */
+async function keepDisplaced(
+  paths: FigurePaths,
+  incoming: Provenance,
+  dir: string,
+  stem: string,
+  resultsName: string,
+): Promise<FigurePaths | undefined> {
+  const spec = await readIfThere(paths.spec);
+  if (spec === null) return undefined;
+  const scale = recordedScale(spec, (json) => provenanceOf(json as VegaLiteSpec)?.scale);
+  if (scale === null || !isScale(scale) || scale === "smoke") return undefined;
+  if (scaleRank(scale) >= scaleRank(incoming.scale)) return undefined;
+  const target = figurePaths(stem, scaleFolder(dir, scale), resultsName);
+  if (await readIfThere(target.spec) !== null) return undefined;
+  const svg = await readIfThere(paths.svg);
+  const results = await readIfThere(paths.results);
+  const resultsScale = results === null ? null : recordedScale(
+    results,
+    (json) => (json as { provenance?: { scale?: unknown } }).provenance?.scale,
+  );
+  const moved = [
+    ...(svg === null ? [] : [{ path: target.svg, text: svg }]),
+    ...(results !== null && (resultsScale === null || resultsScale === scale) &&
+        await readIfThere(target.results) === null
+      ? [{ path: target.results, text: results }]
+      : []),
+    { path: target.spec, text: spec }, // last, as in writeFigure
+  ];
+  await Deno.mkdir(scaleFolder(dir, scale), { recursive: true });
+  await writeAllOrNothing(moved);
+  return target;
 }
 
 /**
@@ -316,11 +380,20 @@ export async function writeFigure(
     );
     return { written: false, paths, reason, shadowPaths, ...kept };
   }
+  const displacedPaths = await keepDisplaced(paths, provenance, dir, stem, resultsName);
   await Deno.mkdir(dir, { recursive: true });
   await writeAllOrNothing(files.map((f) => ({ path: paths[f.kind], text: f.text })));
+  const movedNote = displacedPaths === undefined
+    ? ""
+    : `; the figure it replaced is now ${displacedPaths.spec}`;
   say(
     `figure ${stem}: wrote ${paths.spec}, .svg, ${resultsName}.results.json ` +
-      `(scale ${provenance.scale})${copyNote}`,
+      `(scale ${provenance.scale})${copyNote}${movedNote}`,
   );
-  return { written: true, paths, ...kept };
+  return {
+    written: true,
+    paths,
+    ...kept,
+    ...(displacedPaths === undefined ? {} : { displacedPaths }),
+  };
 }

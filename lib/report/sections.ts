@@ -163,20 +163,36 @@ function ratio(value: number | null | undefined): string {
   return value >= 1000 || value < 0.01 ? value.toExponential(1) : value.toPrecision(2);
 }
 
+/**
+ * One block per committed scale of a figure, the smallest first, each under a line naming its
+ * scale; just the block where the figure has one scale.
+ */
+function atEachScale(figure: CommittedFigure, block: (version: CommittedFigure) => string): string {
+  const versions = atEveryScale(figure);
+  if (versions.length === 1) return block(figure);
+  return versions.map((v) => `At the \`${v.provenance.scale}\` scale:\n\n${block(v)}`).join("\n\n");
+}
+
 /** Final train and test accuracy per configuration, beside the paper's (claims 1-2). */
 export function trainingAccuracy(figures: CommittedFigures): string {
   const figure = figures.get("training");
   if (figure === undefined) return missing("training");
-  const { results } = resultsOf<typeof TRAINING>(figure);
-  return formatFinalAccuracyTable(results.finalAccuracy);
+  return atEachScale(
+    figure,
+    (v) => formatFinalAccuracyTable(resultsOf<typeof TRAINING>(v).results.finalAccuracy),
+  );
 }
 
 /** Accuracy and loss-ratio lines of the training figure. */
 export function trainingNumbers(figures: CommittedFigures): string {
   const figure = figures.get("training");
   if (figure === undefined) return missing("training");
-  const { results } = resultsOf<typeof TRAINING>(figure);
-  return ["```", ...formatKeyNumbers(results.keyNumbers), "```"].join("\n");
+  return atEachScale(figure, (v) =>
+    [
+      "```",
+      ...formatKeyNumbers(resultsOf<typeof TRAINING>(v).results.keyNumbers),
+      "```",
+    ].join("\n"));
 }
 
 /** ICS and landscape numbers of the deep linear network (claims 3-4). */
@@ -378,9 +394,12 @@ export function lpNormsActivations(figures: CommittedFigures): string {
 export function icsNumbers(figures: CommittedFigures): string {
   const figure = figures.get("ics");
   if (figure === undefined) return missing("ics");
-  const keys = resultsOf<typeof ICS>(figure).keyNumbers;
+  const rows = atEveryScale(figure).flatMap((version) =>
+    resultsOf<typeof ICS>(version).keyNumbers.map((k) => ({ scale: version.provenance.scale, k }))
+  );
   return markdownTable(
     [
+      "scale",
       "lr",
       "layer",
       "network",
@@ -389,7 +408,8 @@ export function icsNumbers(figures: CommittedFigures): string {
       "||G - G'|| / standard",
       "diverged",
     ],
-    keys.map((k) => [
+    rows.map(({ scale, k }) => [
+      scale,
       k.learningRate,
       k.layer,
       k.normalization,

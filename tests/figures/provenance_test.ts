@@ -135,9 +135,53 @@ Deno.test("writeFigure() keeps a copy of each long, schedule and paper figure in
       JSON.parse(await Deno.readTextFile(figurePaths("demo", scaleFolder(dir, "long")).results)),
       { scale: "long" },
     );
-    assert.deepEqual(await listDir(join(dir, "scales")), ["long", "schedule"]);
+    // quick: the figure the schedule one replaced in the main slot (see the next test).
+    assert.deepEqual(await listDir(join(dir, "scales")), ["long", "quick", "schedule"]);
     await write("smoke");
-    assert.deepEqual(await listDir(join(dir, "scales")), ["long", "schedule"]);
+    assert.deepEqual(await listDir(join(dir, "scales")), ["long", "quick", "schedule"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("writeFigure() moves a quick figure that a larger scale replaces to scales/quick/", async () => {
+  const dir = await Deno.makeTempDir();
+  const write = (stem: string, scale: Scale, resultsName = "shared") =>
+    writeFigure(stem, figure(scale, stem), { provenance: { scale }, stem }, {
+      dir,
+      shadowDir: null,
+      quiet: true,
+      resultsName,
+    });
+  const quickDir = scaleFolder(dir, "quick");
+  try {
+    // Two stems share one results file, as the landscape figures do.
+    await write("first", "quick");
+    await write("second", "quick");
+    const quickResults = await Deno.readTextFile(figurePaths("first", dir, "shared").results);
+    const first = await write("first", "schedule");
+    assert.deepEqual(first.displacedPaths, figurePaths("first", quickDir, "shared"));
+    assert.equal(await scaleOnDisk(figurePaths("first", quickDir).spec), "quick");
+    assert.equal(await scaleOnDisk(figurePaths("first", dir).spec), "schedule");
+    // The second stem's move must not take the results file the first stem just replaced.
+    await write("second", "schedule");
+    assert.equal(await scaleOnDisk(figurePaths("second", quickDir).spec), "quick");
+    assert.equal(
+      await Deno.readTextFile(figurePaths("x", quickDir, "shared").results),
+      quickResults,
+    );
+    assert.ok((await Deno.stat(figurePaths("second", quickDir).svg)).isFile);
+    // A later replot of the same scale moves nothing again, and smoke figures are never kept.
+    assert.equal((await write("first", "schedule")).displacedPaths, undefined);
+    await write("third", "smoke", "third");
+    assert.equal((await write("third", "quick", "third")).displacedPaths, undefined);
+    assert.deepEqual(await listDir(quickDir), [
+      "first.svg",
+      "first.vl.json",
+      "second.svg",
+      "second.vl.json",
+      "shared.results.json",
+    ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

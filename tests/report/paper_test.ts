@@ -9,6 +9,7 @@ import {
   lpNormsNumbers,
   REPORT_BLOCKS,
   speedTable,
+  trainingNumbers,
 } from "../../lib/report/sections.ts";
 import type { Scale } from "../../lib/scale.ts";
 import { regeneratePaper } from "../../scripts/paper.ts";
@@ -92,7 +93,7 @@ Deno.test("speedTable() reads single-value and interleaved-round bench results",
 Deno.test("icsNumbers() prints a layer with no finite median as '-' instead of throwing", () => {
   const figure = {
     stem: "ics",
-    provenance: {} as CommittedFigure["provenance"],
+    provenance: { scale: "quick" } as CommittedFigure["provenance"],
     results: {
       keyNumbers: [{
         learningRate: "0.5",
@@ -114,7 +115,10 @@ Deno.test("icsNumbers() prints a layer with no finite median as '-' instead of t
     },
   };
   const table = icsNumbers(new Map([["ics", figure]]));
-  assert.match(table, /\| 0\.5 +\| conv5 +\| none +\| - +\| - +\| - +\| seed 0 at step 12 \|/);
+  assert.match(
+    table,
+    /\| quick +\| 0\.5 +\| conv5 +\| none +\| - +\| - +\| - +\| seed 0 at step 12 \|/,
+  );
   assert.match(
     table,
     /\| 0\.1 +\| conv5 +\| batchnorm +\| 0\.500 +\| 0\.0123 +\| 2\.0 +\| none +\|/,
@@ -252,4 +256,29 @@ Deno.test("landscape numbers and the figure table show each kept scale, the shor
     table,
     /\[`loss-variation` \(long\)\]\(figures\/scales\/long\/loss-variation\.svg\) +\| long /,
   );
+});
+
+Deno.test("training numbers show each committed scale under its own line, the shorter first", () => {
+  const at = (scale: Scale, accuracy: number): CommittedFigure => ({
+    stem: "training",
+    provenance: { scale } as CommittedFigure["provenance"],
+    results: {
+      results: {
+        keyNumbers: {
+          trainAccuracy: [{ configuration: "BatchNorm, lr 0.1", step: 100, mean: accuracy }],
+          ratios: [],
+        },
+      },
+    },
+  });
+  const single = trainingNumbers(new Map([["training", at("quick", 0.5)]]));
+  assert.doesNotMatch(single, /At the/);
+  assert.match(single, /BatchNorm, lr 0\.1 +step 100: 50\.0%/);
+  const both = trainingNumbers(
+    new Map([["training", { ...at("schedule", 0.75), otherScales: [at("quick", 0.5)] }]]),
+  );
+  const quick = both.indexOf("At the `quick` scale:");
+  const schedule = both.indexOf("At the `schedule` scale:");
+  assert.ok(quick >= 0 && schedule > quick, both);
+  assert.ok(both.indexOf("50.0%") > quick && both.indexOf("75.0%") > schedule, both);
 });
