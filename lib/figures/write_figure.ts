@@ -16,6 +16,7 @@ import { dirname, join } from "node:path";
 import { figureSettings } from "../notebook/config.ts";
 import { figuresDir, repoPath } from "../paths.ts";
 import { isKeptScale, isScale, scaleRank } from "../scale.ts";
+import { readTextOrNull } from "../store/store_files.ts";
 import { renderSvg } from "./render.ts";
 import { type VegaLiteSpec } from "./spec.ts";
 import {
@@ -109,15 +110,6 @@ export interface WriteFigureResult {
 }
 
 /** A file's text, or null when there is none. */
-async function readIfThere(path: string): Promise<string | null> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
-  }
-}
-
 /** The scale recorded in a spec's or results file's text, or null when none can be read. */
 function recordedScale(text: string, read: (json: unknown) => unknown): string | null {
   try {
@@ -136,21 +128,22 @@ function recordedScale(text: string, read: (json: unknown) => unknown): string |
  * same run may already have replaced. Smoke figures are not kept.
  */
 async function keepDisplaced(
+  existing: ExistingSpec | null,
   paths: FigurePaths,
   incoming: Provenance,
   dir: string,
   stem: string,
   resultsName: string,
 ): Promise<FigurePaths | undefined> {
-  const spec = await readIfThere(paths.spec);
-  if (spec === null) return undefined;
-  const scale = recordedScale(spec, (json) => provenanceOf(json as VegaLiteSpec)?.scale);
+  if (existing === null) return undefined;
+  const spec = existing.text;
+  const scale = existing.provenance?.scale ?? null;
   if (scale === null || !isScale(scale) || scale === "smoke") return undefined;
   if (scaleRank(scale) >= scaleRank(incoming.scale)) return undefined;
   const target = figurePaths(stem, scaleFolder(dir, scale), resultsName);
-  if (await readIfThere(target.spec) !== null) return undefined;
-  const svg = await readIfThere(paths.svg);
-  const results = await readIfThere(paths.results);
+  if (await readTextOrNull(target.spec) !== null) return undefined;
+  const svg = await readTextOrNull(paths.svg);
+  const results = await readTextOrNull(paths.results);
   const resultsScale = results === null ? null : recordedScale(
     results,
     (json) => (json as { provenance?: { scale?: unknown } }).provenance?.scale,
@@ -158,7 +151,7 @@ async function keepDisplaced(
   const moved = [
     ...(svg === null ? [] : [{ path: target.svg, text: svg }]),
     ...(results !== null && (resultsScale === null || resultsScale === scale) &&
-        await readIfThere(target.results) === null
+        await readTextOrNull(target.results) === null
       ? [{ path: target.results, text: results }]
       : []),
     { path: target.spec, text: spec }, // last, as in writeFigure
@@ -173,33 +166,37 @@ async function keepDisplaced(
  * larger scale or no readable scale, unless forced. Returns null when replacing is allowed,
  * else the reason it is not.
  */
-async function guardReason(
+function guardReason(
   specPath: string,
+  existing: ExistingSpec | null,
   provenance: Provenance,
   force: boolean,
-): Promise<string | null> {
-  if (force) return null;
-  let text: string;
-  try {
-    text = await Deno.readTextFile(specPath);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
-  }
-  let existing: Provenance | null = null;
-  try {
-    existing = provenanceOf(JSON.parse(text));
-  } catch {
-    existing = null; // unreadable JSON: its scale is unknown
-  }
-  if (existing === null) {
+): string | null {
+  if (force || existing === null) return null;
+  if (existing.provenance === null) {
     return `${specPath} has no readable provenance scale (use --force / FIGURE_FORCE=1 to replace it)`;
   }
-  if (scaleRank(existing.scale) > scaleRank(provenance.scale)) {
-    return `${specPath} has scale ${existing.scale}, larger than ${provenance.scale} ` +
+  if (scaleRank(existing.provenance.scale) > scaleRank(provenance.scale)) {
+    return `${specPath} has scale ${existing.provenance.scale}, larger than ${provenance.scale} ` +
       `(use --force / FIGURE_FORCE=1 to replace it)`;
   }
   return null;
+}
+
+/** The spec in a figure's main slot: its text and provenance (null when unreadable). */
+interface ExistingSpec {
+  text: string;
+  provenance: Provenance | null;
+}
+
+async function readExistingSpec(specPath: string): Promise<ExistingSpec | null> {
+  const text = await readTextOrNull(specPath);
+  if (text === null) return null;
+  try {
+    return { text, provenance: provenanceOf(JSON.parse(text)) };
+  } catch {
+    return { text, provenance: null }; // unreadable JSON: its scale is unknown
+  }
 }
 
 /**
@@ -346,7 +343,8 @@ export async function writeFigure(
   }
   const paths = figurePaths(stem, dir, resultsName);
   const force = options.force ?? figureSettings().force;
-  const reason = await guardReason(paths.spec, provenance, force);
+  const existing = await readExistingSpec(paths.spec); // read once: the guard and the move use it
+  const reason = guardReason(paths.spec, existing, provenance, force);
   const say = (line: string) => {
     if (options.quiet !== true) console.log(line);
   };
@@ -380,7 +378,7 @@ export async function writeFigure(
     );
     return { written: false, paths, reason, shadowPaths, ...kept };
   }
-  const displacedPaths = await keepDisplaced(paths, provenance, dir, stem, resultsName);
+  const displacedPaths = await keepDisplaced(existing, paths, provenance, dir, stem, resultsName);
   await Deno.mkdir(dir, { recursive: true });
   await writeAllOrNothing(files.map((f) => ({ path: paths[f.kind], text: f.text })));
   const movedNote = displacedPaths === undefined

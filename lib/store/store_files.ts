@@ -155,7 +155,8 @@ export async function writeAtomic(path: string, data: Uint8Array | string): Prom
   }
 }
 
-async function readTextOrNull(path: string): Promise<string | null> {
+/** A text file's content, or null when it does not exist (other errors are thrown). */
+export async function readTextOrNull(path: string): Promise<string | null> {
   try {
     return await Deno.readTextFile(path);
   } catch (error) {
