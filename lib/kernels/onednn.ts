@@ -17,14 +17,9 @@
  * the cores it needs (measured on 2 idle cores: 322 ms per full-width VGG+BN step passive,
  * 345 ms spinning).
  *
- * Signals: every signal is blocked on the calling thread while primitives run, because oneDNN
- * 2.x's GEMM kernels put the stack on the heap and a signal arriving then corrupts it (see
- * `signal_mask.ts`).
- *
  * @module
  */
 import type { ConvGeometry, NativeKernels, PoolGeometry } from "./native.ts";
-import { SignalShield } from "./signal_mask.ts";
 
 /** The library's file name where `BN_ONEDNN` (see `backend.ts`) does not name one. */
 export function defaultOneDnnLibrary(os: string = Deno.build.os): string {
@@ -214,8 +209,6 @@ export class OneDnnKernels implements NativeKernels {
   readonly #lib: OneDnnLibrary;
   readonly #engine: Pointer;
   readonly #stream: Pointer;
-  /** Blocks signals while primitives run (oneDNN 2.x's GEMM kernels; see `signal_mask.ts`). */
-  readonly #shield: SignalShield | null = SignalShield.open();
   /** Plans by kernel and geometry; null where oneDNN cannot run that geometry. */
   readonly #plans = new Map<string, Plan | null>();
   /** gamma = 1 and beta = 0 per unit count, for BatchNorm without affine parameters. */
@@ -357,17 +350,13 @@ export class OneDnnKernels implements NativeKernels {
     plan.inputs.forEach((memory, i) => {
       this.#check("set a data handle", s.dnnl_memory_set_data_handle(memory, buffers[i]!));
     });
-    const execute = () => {
-      for (const step of plan.steps) {
-        this.#check(
-          `run ${planKey}`,
-          s.dnnl_primitive_execute(step.primitive, this.#stream, step.argCount, step.args),
-        );
-      }
-      this.#check("wait for the stream", s.dnnl_stream_wait(this.#stream));
-    };
-    if (this.#shield === null) execute();
-    else this.#shield.run(execute);
+    for (const step of plan.steps) {
+      this.#check(
+        `run ${planKey}`,
+        s.dnnl_primitive_execute(step.primitive, this.#stream, step.argCount, step.args),
+      );
+    }
+    this.#check("wait for the stream", s.dnnl_stream_wait(this.#stream));
     return true;
   }
 
