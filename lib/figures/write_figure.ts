@@ -109,7 +109,6 @@ export interface WriteFigureResult {
   displacedPaths?: FigurePaths;
 }
 
-/** A file's text, or null when there is none. */
 /** The scale recorded in a spec's or results file's text, or null when none can be read. */
 function recordedScale(text: string, read: (json: unknown) => unknown): string | null {
   try {
