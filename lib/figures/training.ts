@@ -186,8 +186,9 @@ export function trainingFigure(
   const figure = concatCharts([top, grid as unknown as VegaLiteSpec], {
     direction: "vertical",
     title: options.title ??
-      "Training with and without BatchNorm (claims 1–2): BatchNorm trains faster, noise after " +
-        "BatchNorm barely hurts, noise alone stops training",
+      // The claims as questions: at the schedule scale noise alone does train (paper.md).
+      "Training with and without BatchNorm (claims 1–2): does BatchNorm train faster, does noise " +
+        "after BatchNorm barely hurt, does noise alone stop training?",
   }) as unknown as Json;
   figure.config = { legend: { labelLimit: 240 } }; // full configuration names
   // Curves are coloured by configuration, the grid by quantile band: two colour scales.
