@@ -474,6 +474,73 @@ export function icsRows(records: readonly RunRecord[]): IcsSummary {
   return { rows, keyNumbers };
 }
 
+/** Medians of one (learning rate, layer, network) over each third of training. */
+export interface IcsPhaseMedians {
+  learningRate: string;
+  layer: string;
+  normalization: Normalization;
+  /** The thirds' step ranges (fromStep, toStep], in order early, middle, late. */
+  phases: {
+    fromStep: number;
+    toStep: number;
+    medianCosine: number | null;
+    medianL2: number | null;
+  }[];
+}
+
+/**
+ * The seed-mean cos(G, G') and ||G - G'|| of the figure's rows, as medians over the steps of each
+ * third of training: steps in `(0, T/3]`, `(T/3, 2T/3]` and `(2T/3, T]` of the last measured step
+ * T of the figure (the thirds of the landscape's table; step 0, before any update, is in none).
+ * Read from the committed rows, so it needs no rerun; whether ICS changes with training length is
+ * in the difference between the thirds.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { icsPhaseMedians, type IcsRow } from "./ics.ts";
+ *
+ * const row = (step: number, cosine: number): IcsRow => ({
+ *   normalization: "none", learningRate: "lr 0.1", layer: "conv5", step, cosine, l2: 1 - cosine,
+ *   l2Min: null, l2Max: null, cosineMin: null, cosineMax: null, normG: null, seeds: 1,
+ *   diverged: null,
+ * });
+ * // Steps 0..6, cosine step / 8: the thirds (0, 2], (2, 4], (4, 6] hold steps 1-2, 3-4, 5-6.
+ * const [only] = icsPhaseMedians([0, 1, 2, 3, 4, 5, 6].map((s) => row(s, s / 8)));
+ * assert.deepEqual(only!.phases.map((p) => p.medianCosine), [0.1875, 0.4375, 0.6875]);
+ * assert.deepEqual(only!.phases.map((p) => p.toStep), [2, 4, 6]);
+ * ```
+ *
+ * @param rows The rows of {@link icsRows}.
+ * @returns One entry per (learning rate, layer, network), in the rows' order.
+ */
+export function icsPhaseMedians(rows: readonly IcsRow[]): IcsPhaseMedians[] {
+  const last = Math.max(0, ...rows.map((r) => r.step));
+  const groups = new Map<string, IcsRow[]>();
+  for (const row of rows) {
+    const key = `${row.learningRate}\n${row.layer}\n${row.normalization}`;
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [row]);
+    else group.push(row);
+  }
+  return [...groups.values()].map((group) => ({
+    learningRate: group[0]!.learningRate,
+    layer: group[0]!.layer,
+    normalization: group[0]!.normalization,
+    phases: [0, 1, 2].map((third) => {
+      const fromStep = Math.round((third * last) / 3);
+      const toStep = Math.round(((third + 1) * last) / 3);
+      const inside = group.filter((r) => r.step > fromStep && r.step <= toStep);
+      return {
+        fromStep,
+        toStep,
+        medianCosine: finiteMedian(inside.map((r) => r.cosine)),
+        medianL2: finiteMedian(inside.map((r) => r.l2)),
+      };
+    }),
+  }));
+}
+
 /** Figure 3a's experiment: gradient-view ICS of the VGG (Definition 2.1). */
 export const ICS = {
   name: "ics",

@@ -6,7 +6,7 @@
  */
 import type { DLN } from "../experiments/dln.ts";
 import type { Experiment, ResultsOf } from "../experiments/experiment.ts";
-import type { ICS } from "../experiments/ics.ts";
+import { type ICS, icsPhaseMedians } from "../experiments/ics.ts";
 import type { ICS_DEFINITIONS_EXPERIMENT } from "../experiments/ics_definitions.ts";
 import type { INSTRUMENT_CHECK } from "../experiments/instrument.ts";
 import type { LANDSCAPE } from "../experiments/landscape.ts";
@@ -422,6 +422,40 @@ export function icsNumbers(figures: CommittedFigures): string {
   );
 }
 
+/**
+ * The ICS medians over each third of training, at every committed scale (claim 3, VGG): how the
+ * gap between the networks changes with training length.
+ */
+export function icsPhases(figures: CommittedFigures): string {
+  const figure = figures.get("ics");
+  if (figure === undefined) return missing("ics");
+  const cos = (v: number | null) => shown(v, (x) => x.toFixed(2));
+  const l2 = (v: number | null) => shown(v, (x) => x.toPrecision(2));
+  const rows = atEveryScale(figure).flatMap((version) =>
+    icsPhaseMedians(resultsOf<typeof ICS>(version).rows).map((g) => {
+      const [early, middle, late] = g.phases;
+      return [
+        version.provenance.scale,
+        g.learningRate,
+        g.layer,
+        g.normalization,
+        `${early!.toStep} / ${middle!.toStep} / ${late!.toStep}`,
+        g.phases.map((p) => cos(p.medianCosine)).join(" / "),
+        g.phases.map((p) => l2(p.medianL2)).join(" / "),
+      ];
+    })
+  );
+  return markdownTable([
+    "scale",
+    "lr",
+    "layer",
+    "network",
+    "thirds end at step",
+    "median cos(G, G'): early / middle / late",
+    "median ||G - G'||: early / middle / late",
+  ], rows);
+}
+
 /** A median with its range, e.g. `7.2 (3.5-130)`. */
 function ratioRange(
   median: number | null | undefined,
@@ -476,5 +510,6 @@ export const REPORT_BLOCKS: Readonly<Record<string, BlockGenerator>> = {
   "lp-norms-numbers": lpNormsNumbers,
   "lp-norms-activations": lpNormsActivations,
   "ics-numbers": icsNumbers,
+  "ics-phases": icsPhases,
   "landscape-numbers": landscapeNumbers,
 };

@@ -5,6 +5,7 @@ import {
   dlnNumbers,
   figureTable,
   icsNumbers,
+  icsPhases,
   landscapeNumbers,
   lpNormsNumbers,
   REPORT_BLOCKS,
@@ -123,6 +124,40 @@ Deno.test("icsNumbers() prints a layer with no finite median as '-' instead of t
     table,
     /\| 0\.1 +\| conv5 +\| batchnorm +\| 0\.500 +\| 0\.0123 +\| 2\.0 +\| none +\|/,
   );
+});
+
+Deno.test("icsPhases() gives each third's medians per network, each scale, '-' where none", () => {
+  // Steps 0-9 of one network; thirds of T = 9 are (0, 3], (3, 6], (6, 9]: steps 1-3, 4-6, 7-9.
+  const rows = Array.from({ length: 10 }, (_, step) => ({
+    normalization: "none",
+    learningRate: "lr 0.1",
+    layer: "conv5 (paper #5)",
+    step,
+    cosine: step === 2 ? null : 1 - step / 10, // a diverged step: no value
+    l2: step * 100,
+  }));
+  // BatchNorm measured only early: its later thirds have nothing.
+  const early = [1, 2].map((step) => ({
+    ...rows[step]!,
+    normalization: "batchnorm",
+    cosine: 0.25,
+  }));
+  const version = (scale: Scale): CommittedFigure => ({
+    stem: "ics",
+    provenance: { scale } as CommittedFigure["provenance"],
+    results: { rows: [...rows, ...early] },
+  });
+  const figure = { ...version("schedule"), otherScales: [version("quick")] };
+  const table = icsPhases(new Map([["ics", figure]]));
+  // none: cos medians of {0.9, 0.7}, {0.6, 0.5, 0.4}, {0.3, 0.2, 0.1}; l2 of {100..300} etc.
+  const none =
+    /\| (quick|schedule) +\| lr 0\.1 +\| conv5 \(paper #5\) +\| none +\| 3 \/ 6 \/ 9 +\| 0\.80 \/ 0\.50 \/ 0\.20 +\| 2\.0e\+2 \/ 5\.0e\+2 \/ 8\.0e\+2 +\|/g;
+  assert.deepEqual([...table.matchAll(none)].map((m) => m[1]), ["quick", "schedule"]);
+  assert.match(
+    table,
+    /\| batchnorm +\| 3 \/ 6 \/ 9 +\| 0\.25 \/ - \/ - +\| 1\.5e\+2 \/ - \/ - +\|/,
+  );
+  assert.equal(icsPhases(new Map()), "The `ics` figure has not been made yet.");
 });
 
 Deno.test("dln, lp-norms and landscape blocks print missing numbers as '-' instead of throwing", () => {
