@@ -13,7 +13,8 @@ import { type Provenance, withProvenance } from "./figures/spec_provenance.ts";
 import { figureSettings } from "./notebook/config.ts";
 import type { ProgressOutput } from "./progress.ts";
 import { registeredFigure } from "./registry.ts";
-import type { TrainingJob } from "./run/job.ts";
+import { committedRunFolders, CommittedRuns } from "./run/committed_runs.ts";
+import { jobId, type TrainingJob } from "./run/job.ts";
 import { runJob, type RunRecord } from "./run/run_job.ts";
 import type { Scale } from "./scale.ts";
 import { openStore } from "./store/mod.ts";
@@ -32,6 +33,12 @@ export interface RunFigureOptions {
   write?: boolean;
   /** Folder of the result store (default `BN_RUNS_DIR`, else `data/runs/`). */
   runsDir?: string;
+  /**
+   * Folders of committed runs, read (never written) for a run the result store has not
+   * finished: default `data/results/<scale>/`, then the other kept scales' folders
+   * ({@link committedRunFolders}); `[]` to use the result store alone.
+   */
+  committedRuns?: readonly string[];
   /** Where progress and per-run lines go (default `console.log`). */
   log?: (line: string) => void;
 }
@@ -93,11 +100,16 @@ export async function runFigure(
     // Finished runs are loaded from the store, not recomputed; a cut run resumes.
     const progress: ProgressOutput = { write: (text) => log(text.trimEnd()), isTerminal: false };
     const store = await openStore(options.runsDir);
+    const committed = await CommittedRuns.open(options.committedRuns ?? committedRunFolders(scale));
     try {
       for (const job of jobs) {
-        const record = await runJob(job, store, { progress, backendInfo: backend });
+        // The store's own finished run first (it may be newer), then a committed one.
+        const own = await store.readStatus(await jobId(job));
+        const found = own === null || own.state === "running" ? await committed.find(job) : null;
+        const record = found?.record ??
+          await runJob(job, store, { progress, backendInfo: backend });
         records.push(record);
-        log(runLine(job, record));
+        log(runLine(job, record) + (found ? ` (committed, ${found.folder})` : ""));
       }
     } finally {
       await store.close();

@@ -11,10 +11,11 @@ import { parseArgs } from "node:util";
 import { BACKEND_CHOICES, formatBackend, initBackend, parseBackendChoice } from "../lib/backend.ts";
 import { ensureCifar10 } from "../lib/data/download.ts";
 import { type FigureStem, jobsFor, STORED_FIGURES } from "../lib/registry.ts";
+import { committedRunFolders, CommittedRuns } from "../lib/run/committed_runs.ts";
 import { jobId, runFolderName, type TrainingJob } from "../lib/run/job.ts";
 import { runJob } from "../lib/run/run_job.ts";
 import { workOrder } from "../lib/run/work_order.ts";
-import { parseScale, SCALES } from "../lib/scale.ts";
+import { parseScale, type Scale, SCALES } from "../lib/scale.ts";
 import { openStore, type ResultStore } from "../lib/store/mod.ts";
 
 const USAGE = `Usage: deno task jobs [options]
@@ -27,8 +28,8 @@ const USAGE = `Usage: deno task jobs [options]
                   2-thread process, see deno task bench)
   --list          print the jobs and their state, compute nothing
   --export DIR    copy the finished runs of the selection, without checkpoints, into DIR (e.g.
-                  data/results/<scale>, committed; cp -r DIR/* data/runs/ brings them back),
-                  compute nothing`;
+                  data/results/<scale>, committed: jobs and figures read runs committed there
+                  and do not compute them again), compute nothing`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -83,11 +84,13 @@ async function main(): Promise<void> {
       console.log(`jobs: exported ${copied} finished runs to ${values.export}`);
       return;
     }
+    const committed = await committedOnly(store, jobs, scale);
     if (values.list) {
       const counts = new Map<string, number>();
       for (const { job, figures } of jobs) {
         const id = await jobId(job);
-        const state = (await store.readStatus(id))?.state ?? "new";
+        const state = (await store.readStatus(id))?.state ??
+          (committed.has(id) ? "committed" : "new");
         counts.set(state, (counts.get(state) ?? 0) + 1);
         console.log(`${runFolderName(id)}  ${state}  ${figures.join(", ")}`);
       }
@@ -98,8 +101,16 @@ async function main(): Promise<void> {
     if (jobs.some(({ job }) => job.data.kind === "cifar10" && job.data.source === "full")) {
       await ensureCifar10({ onProgress: (line) => console.log(`cifar10: ${line}`) });
     }
+    if (committed.size > 0) {
+      console.log(
+        `jobs: ${committed.size} of ${jobs.length} runs are committed in ` +
+          `${[...new Set(committed.values())].join(", ")}: not computed again`,
+      );
+    }
+    const toRun: typeof jobs = [];
+    for (const entry of jobs) if (!committed.has(await jobId(entry.job))) toRun.push(entry);
     if (workers > 1) {
-      await runWorkers(store, jobs, { workers, minutes, args: Deno.args });
+      await runWorkers(store, toRun, { workers, minutes, args: Deno.args });
       return;
     }
     const backend = await initBackend(
@@ -107,13 +118,13 @@ async function main(): Promise<void> {
         ? {}
         : { backend: parseBackendChoice(values.backend, "--backend") },
     );
-    console.log(`jobs: scale ${scale}, ${jobs.length} runs; backend ${formatBackend(backend)}`);
+    console.log(`jobs: scale ${scale}, ${toRun.length} runs; backend ${formatBackend(backend)}`);
     const started = performance.now();
     let done = 0;
-    for (const { job, figures } of jobs) {
+    for (const { job, figures } of toRun) {
       if ((performance.now() - started) / 60_000 >= minutes) {
         console.log(
-          `jobs: --minutes ${minutes} reached; ${jobs.length - done} runs left for later`,
+          `jobs: --minutes ${minutes} reached; ${toRun.length - done} runs left for later`,
         );
         break;
       }
@@ -126,7 +137,7 @@ async function main(): Promise<void> {
       });
       done++;
       console.log(
-        `[${done}/${jobs.length}] ${runFolderName(record.id)} ${record.status.state} ` +
+        `[${done}/${toRun.length}] ${runFolderName(record.id)} ${record.status.state} ` +
           `(${figures.join(", ")}), ${record.wallTime.toFixed(1)} s`,
       );
     }
@@ -180,6 +191,27 @@ async function runAsWorker(
   } finally {
     await store.close();
   }
+}
+
+/**
+ * The runs finished in `data/results/` (committed) that the store has not finished: id -> the
+ * folder that holds each. `deno task figures` reads them from there, so they are not computed.
+ */
+async function committedOnly(
+  store: ResultStore,
+  jobs: readonly { job: TrainingJob }[],
+  scale: Scale,
+): Promise<Map<string, string>> {
+  const committed = await CommittedRuns.open(committedRunFolders(scale));
+  const found = new Map<string, string>();
+  for (const { job } of jobs) {
+    const id = await jobId(job);
+    const own = (await store.readStatus(id))?.state;
+    if (own === "finished" || own === "diverged") continue;
+    const folder = await committed.folderOf(job);
+    if (folder !== null) found.set(id, folder);
+  }
+  return found;
 }
 
 /**
