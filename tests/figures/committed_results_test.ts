@@ -12,10 +12,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { loadRun, type RunRecord } from "../../lib/run/run_job.ts";
+import type { RunRecord } from "../../lib/run/run_job.ts";
+import { committedRunFolders, CommittedRuns } from "../../lib/run/committed_runs.ts";
+import { jobId, runFolderName } from "../../lib/run/job.ts";
 import { EXPERIMENTS, STORED_FIGURES } from "../../lib/registry.ts";
-import { isKeptScale, isScale, KEPT_SCALES, type Scale } from "../../lib/scale.ts";
-import { openStore } from "../../lib/store/mod.ts";
+import { isKeptScale, isScale, type Scale } from "../../lib/scale.ts";
 import type { TrainingJob } from "../../lib/run/job.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -38,17 +39,14 @@ async function resultFolders(): Promise<string[]> {
 
 /** A run from `data/results/<scale>/`, else from the first other kept scale that holds it. */
 async function loadCommittedRun(job: TrainingJob, scale: Scale): Promise<RunRecord> {
-  const order = [scale, ...KEPT_SCALES.filter((s) => s !== scale)];
-  let firstError: unknown;
-  for (const folder of order) {
-    const store = await openStore(join(ROOT, "data", "results", folder), { readOnly: true });
-    try {
-      return await loadRun(job, store);
-    } catch (error) {
-      firstError ??= error;
-    }
+  const committed = await CommittedRuns.open(
+    committedRunFolders(scale, join(ROOT, "data", "results")),
+  );
+  const found = await committed.find(job);
+  if (found === null) {
+    throw new Error(`run ${runFolderName(await jobId(job))} is not committed in data/results/`);
   }
-  throw firstError;
+  return found.record;
 }
 
 /** Each (experiment, scale) once: the copy in figures/scales/ of the figure in figures/ is the same. */
