@@ -12,6 +12,12 @@ export const SCALE_ENV = "FIGURE_SCALE";
 /** Allows replacing a figure of a larger scale (`1`/`true`). */
 export const FORCE_ENV = "FIGURE_FORCE";
 
+/**
+ * Computes every run of a figure even where `data/results/` holds it finished (`1`/`true`): to
+ * check that a committed figure reproduces. Runs finished in the result store are still loaded.
+ */
+export const RECOMPUTE_ENV = "FIGURE_RECOMPUTE";
+
 /** Redirects figure files (tests point it at a temporary folder). */
 export const FIGURE_DIR_ENV = "FIGURE_DIR";
 

@@ -36,9 +36,11 @@ export interface RunFigureOptions {
   /**
    * Folders of committed runs, read (never written) for a run the result store has not
    * finished: default `data/results/<scale>/`, then the other kept scales' folders
-   * ({@link committedRunFolders}); `[]` to use the result store alone.
+   * ({@link committedRunFolders}).
    */
   committedRuns?: readonly string[];
+  /** Compute runs the committed folders hold, reading none of them (default `FIGURE_RECOMPUTE`). */
+  recompute?: boolean;
   /** Where progress and per-run lines go (default `console.log`). */
   log?: (line: string) => void;
 }
@@ -100,7 +102,10 @@ export async function runFigure(
     // Finished runs are loaded from the store, not recomputed; a cut run resumes.
     const progress: ProgressOutput = { write: (text) => log(text.trimEnd()), isTerminal: false };
     const store = await openStore(options.runsDir);
-    const committed = await CommittedRuns.open(options.committedRuns ?? committedRunFolders(scale));
+    const recompute = options.recompute ?? settings.recompute;
+    const committed = await CommittedRuns.open(
+      recompute ? [] : options.committedRuns ?? committedRunFolders(scale),
+    );
     try {
       for (const job of jobs) {
         // The store's own finished run first (it may be newer), then a committed one.

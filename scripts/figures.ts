@@ -15,7 +15,7 @@
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { BACKEND_CHOICES, parseBackendChoice } from "../lib/backend.ts";
-import { BACKEND_ENV, FORCE_ENV, readEnv, SCALE_ENV } from "../lib/env.ts";
+import { BACKEND_ENV, FORCE_ENV, readEnv, RECOMPUTE_ENV, SCALE_ENV } from "../lib/env.ts";
 import { ensureCifar10 } from "../lib/data/download.ts";
 import { defaultGalleryPaths, hasFigures, writeGallery } from "../lib/figures/gallery_files.ts";
 import { figuresDir, REPO_ROOT } from "../lib/paths.ts";
@@ -31,6 +31,8 @@ Options:
   --only NAME     run only this figure (repeatable, or comma-separated; NAME as positional too)
   --backend B     ${BACKEND_CHOICES.join(" | ")} (default: BN_BACKEND, else auto)
   --force         replace figures of a larger scale (FIGURE_FORCE=1)
+  --recompute     compute runs that data/results/ holds finished, instead of reading them, to
+                  check that a committed figure reproduces (FIGURE_RECOMPUTE=1)
   --notebooks DIR folder of the notebooks (default: notebooks/)
   --help          show this help
 
@@ -113,6 +115,7 @@ async function main(args: readonly string[]): Promise<number> {
         only: { type: "string", multiple: true },
         backend: { type: "string" },
         force: { type: "boolean", default: false },
+        recompute: { type: "boolean", default: false },
         notebooks: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -163,6 +166,7 @@ async function main(args: readonly string[]): Promise<number> {
     [SCALE_ENV]: scale,
     ...(backend === undefined ? {} : { [BACKEND_ENV]: backend.trim().toLowerCase() }),
     ...(values.force ? { [FORCE_ENV]: "1" } : {}),
+    ...(values.recompute ? { [RECOMPUTE_ENV]: "1" } : {}),
   };
   console.log(
     `figures: scale ${scale}, ${notebooks.length} notebook${notebooks.length === 1 ? "" : "s"}: ${

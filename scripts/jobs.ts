@@ -26,6 +26,8 @@ const USAGE = `Usage: deno task jobs [options]
   --workers N     compute N runs at once, each in its own single-threaded process (default 1:
                   one process; on a 2-core CPU, 2 workers give ~2x the runs per hour of one
                   2-thread process, see deno task bench)
+  --recompute     compute runs that data/results/ holds finished (default: they are read, not
+                  computed again)
   --list          print the jobs and their state, compute nothing
   --export DIR    copy the finished runs of the selection, without checkpoints, into DIR (e.g.
                   data/results/<scale>, committed: jobs and figures read runs committed there
@@ -42,6 +44,7 @@ async function main(): Promise<void> {
       workers: { type: "string", default: "1" },
       run: { type: "string" },
       list: { type: "boolean", default: false },
+      recompute: { type: "boolean", default: false },
       export: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -84,7 +87,9 @@ async function main(): Promise<void> {
       console.log(`jobs: exported ${copied} finished runs to ${values.export}`);
       return;
     }
-    const committed = await committedOnly(store, jobs, scale);
+    const committed = values.recompute
+      ? new Map<string, string>()
+      : await committedOnly(store, jobs, scale);
     if (values.list) {
       const counts = new Map<string, number>();
       for (const { job, figures } of jobs) {

@@ -10,7 +10,14 @@
  * @module
  */
 import { type BackendChoice, parseBackendChoice } from "../backend.ts";
-import { BACKEND_ENV, FIGURE_DIR_ENV, FORCE_ENV, readEnv, SCALE_ENV } from "../env.ts";
+import {
+  BACKEND_ENV,
+  FIGURE_DIR_ENV,
+  FORCE_ENV,
+  readEnv,
+  RECOMPUTE_ENV,
+  SCALE_ENV,
+} from "../env.ts";
 import { DEFAULT_SCALE, parseScale, type Scale } from "../scale.ts";
 
 /** What a figure notebook runs with. */
@@ -21,6 +28,8 @@ export interface FigureSettings {
   backend: BackendChoice;
   /** Replace an existing figure of a larger scale; default false. */
   force: boolean;
+  /** Compute runs that `data/results/` holds finished instead of reading them; default false. */
+  recompute: boolean;
   /** Folder for figure files, or null for the repository's `figures/`. */
   figureDir: string | null;
 }
@@ -58,7 +67,8 @@ export function parseFlag(value: string | undefined, source: string): boolean {
 }
 
 /**
- * The settings of this run, from `FIGURE_SCALE`, `BN_BACKEND`, `FIGURE_FORCE` and `FIGURE_DIR`.
+ * The settings of this run, from `FIGURE_SCALE`, `BN_BACKEND`, `FIGURE_FORCE`, `FIGURE_RECOMPUTE`
+ * and `FIGURE_DIR`.
  *
  * @param options Where to read the variables (default: the process environment).
  * @returns The settings, with defaults for unset variables.
@@ -69,7 +79,7 @@ export function parseFlag(value: string | undefined, source: string): boolean {
  * import { figureSettings } from "./config.ts";
  * import assert from "node:assert/strict";
  * assert.deepEqual(figureSettings({ env: {} }), {
- *   scale: "quick", backend: "auto", force: false, figureDir: null,
+ *   scale: "quick", backend: "auto", force: false, recompute: false, figureDir: null,
  * });
  * assert.equal(figureSettings({ env: { FIGURE_SCALE: "smoke" } }).scale, "smoke");
  * ```
@@ -86,6 +96,7 @@ export function figureSettings(options: FigureSettingsOptions = {}): FigureSetti
       ? "auto"
       : parseBackendChoice(backend, BACKEND_ENV),
     force: parseFlag(get(FORCE_ENV), FORCE_ENV),
+    recompute: parseFlag(get(RECOMPUTE_ENV), RECOMPUTE_ENV),
     figureDir: dir === undefined || dir === "" ? null : dir,
   };
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FIGURE_DIR_ENV, FORCE_ENV, SCALE_ENV } from "../../lib/env.ts";
+import { FIGURE_DIR_ENV, FORCE_ENV, RECOMPUTE_ENV, SCALE_ENV } from "../../lib/env.ts";
 import { figureSettings, parseFlag } from "../../lib/notebook/config.ts";
 
 Deno.test("figureSettings() defaults to quick, auto backend, no force, the repository's figures/", () => {
@@ -7,12 +7,19 @@ Deno.test("figureSettings() defaults to quick, auto backend, no force, the repos
     scale: "quick",
     backend: "auto",
     force: false,
+    recompute: false,
     figureDir: null,
   });
   // Empty values count as unset (a CI matrix often exports VAR="").
   assert.deepEqual(
     figureSettings({
-      env: { [SCALE_ENV]: "", BN_BACKEND: "", [FORCE_ENV]: "", [FIGURE_DIR_ENV]: "" },
+      env: {
+        [SCALE_ENV]: "",
+        BN_BACKEND: "",
+        [FORCE_ENV]: "",
+        [RECOMPUTE_ENV]: "",
+        [FIGURE_DIR_ENV]: "",
+      },
     }),
     figureSettings({ env: {} }),
   );
@@ -21,9 +28,15 @@ Deno.test("figureSettings() defaults to quick, auto backend, no force, the repos
 Deno.test("figureSettings() reads FIGURE_SCALE, BN_BACKEND, FIGURE_FORCE and FIGURE_DIR", () => {
   assert.deepEqual(
     figureSettings({
-      env: { FIGURE_SCALE: "Smoke", BN_BACKEND: "cpu", FIGURE_FORCE: "yes", FIGURE_DIR: "/tmp/f" },
+      env: {
+        FIGURE_SCALE: "Smoke",
+        BN_BACKEND: "cpu",
+        FIGURE_FORCE: "yes",
+        FIGURE_RECOMPUTE: "1",
+        FIGURE_DIR: "/tmp/f",
+      },
     }),
-    { scale: "smoke", backend: "cpu", force: true, figureDir: "/tmp/f" },
+    { scale: "smoke", backend: "cpu", force: true, recompute: true, figureDir: "/tmp/f" },
   );
   assert.equal(figureSettings({ env: { FIGURE_SCALE: "paper" } }).scale, "paper");
 });
@@ -54,7 +67,13 @@ Deno.test("figureSettings() reads the process environment by default", async () 
   }; console.log(JSON.stringify(figureSettings()));`;
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["eval", "--config", new URL("../../deno.json", import.meta.url).pathname, code],
-    env: { FIGURE_SCALE: "paper", BN_BACKEND: "wasm", FIGURE_FORCE: "1", FIGURE_DIR: "out" },
+    env: {
+      FIGURE_SCALE: "paper",
+      BN_BACKEND: "wasm",
+      FIGURE_FORCE: "1",
+      FIGURE_RECOMPUTE: "on",
+      FIGURE_DIR: "out",
+    },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -63,6 +82,7 @@ Deno.test("figureSettings() reads the process environment by default", async () 
     scale: "paper",
     backend: "wasm",
     force: true,
+    recompute: true,
     figureDir: "out",
   });
 });

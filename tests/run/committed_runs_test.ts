@@ -111,6 +111,15 @@ Deno.test("runFigure() replots from committed runs with an empty result store, c
     assert.deepEqual(replot.summary, first.summary);
     assert.deepEqual(await runFolders(join(tmp, "b")), [], "nothing is written into the store");
     assert.ok(lines.some((l) => l.includes(`(committed, ${join(tmp, "committed")})`)));
+    // --recompute / FIGURE_RECOMPUTE: the committed runs are computed again, to the same summary.
+    const recomputed = await runFigure("dln", {
+      ...quiet,
+      runsDir: join(tmp, "c"),
+      committedRuns: [join(tmp, "committed")],
+      recompute: true,
+    });
+    assert.ok(recomputed.records.every((r) => r.computedSteps > 0), "every run is computed");
+    assert.deepEqual(recomputed.summary, first.summary);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
