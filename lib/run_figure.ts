@@ -14,7 +14,7 @@ import { figureSettings } from "./notebook/config.ts";
 import type { ProgressOutput } from "./progress.ts";
 import { registeredFigure } from "./registry.ts";
 import { committedRunFolders, CommittedRuns } from "./run/committed_runs.ts";
-import { jobId, type TrainingJob } from "./run/job.ts";
+import type { TrainingJob } from "./run/job.ts";
 import { runJob, type RunRecord } from "./run/run_job.ts";
 import type { Scale } from "./scale.ts";
 import { openStore } from "./store/mod.ts";
@@ -108,9 +108,8 @@ export async function runFigure(
     );
     try {
       for (const job of jobs) {
-        // The store's own finished run first (it may be newer), then a committed one.
-        const own = await store.readStatus(await jobId(job));
-        const found = own === null || own.state === "running" ? await committed.find(job) : null;
+        // A committed run unless the store has finished its own (runJob then loads that).
+        const found = await committed.find(job, store);
         const record = found?.record ??
           await runJob(job, store, { progress, backendInfo: backend });
         records.push(record);

@@ -210,11 +210,8 @@ async function committedOnly(
   const committed = await CommittedRuns.open(committedRunFolders(scale));
   const found = new Map<string, string>();
   for (const { job } of jobs) {
-    const id = await jobId(job);
-    const own = (await store.readStatus(id))?.state;
-    if (own === "finished" || own === "diverged") continue;
-    const folder = await committed.folderOf(job);
-    if (folder !== null) found.set(id, folder);
+    const folder = await committed.folderOf(job, store);
+    if (folder !== null) found.set(await jobId(job), folder);
   }
   return found;
 }

@@ -31,6 +31,12 @@ export function committedRunFolders(scale: Scale, root: string = committedResult
   return [...new Set(order)].map((s) => join(root, s));
 }
 
+/** Whether a store holds the run `id` finished or diverged (not cut, not absent). */
+async function hasFinished(store: ResultStore, id: string): Promise<boolean> {
+  const state = (await store.readStatus(id))?.state;
+  return state === "finished" || state === "diverged";
+}
+
 /** Read-only stores over committed run folders; a folder that is not there holds no run. */
 export class CommittedRuns {
   readonly #stores: ResultStore[];
@@ -53,15 +59,21 @@ export class CommittedRuns {
 
   /**
    * The finished (or diverged) run of `job` from the first folder that holds it, else null
-   * (a run cut before its end is never committed as finished, so it is not used).
+   * (a run cut before its end is never committed as finished, so it is not used). A run that
+   * the result store `own` has finished comes first: then this returns null and the caller
+   * loads that one.
    *
    * @param job The training job.
-   * @returns The run's record, or null when no folder holds it finished.
+   * @param own The result store the run would be computed into, if any.
+   * @returns The run's record, or null when no folder holds it finished (or `own` does).
    * @throws {Error} When a folder holds another job under the same hash, or a finished run's
    *   files cannot be read: a committed run that is there but broken is an error, not a rerun.
    */
-  async find(job: TrainingJob): Promise<{ record: RunRecord; folder: string } | null> {
-    const store = await this.#storeOf(job);
+  async find(
+    job: TrainingJob,
+    own?: ResultStore,
+  ): Promise<{ record: RunRecord; folder: string } | null> {
+    const store = await this.#storeOf(job, own);
     return store === null ? null : { record: await loadRun(job, store), folder: store.root };
   }
 
@@ -70,18 +82,17 @@ export class CommittedRuns {
    * reading the run's logs (its status only).
    *
    * @param job The training job.
+   * @param own The result store the run would be computed into, if any (see {@link find}).
    * @returns The folder, or null.
    */
-  async folderOf(job: TrainingJob): Promise<string | null> {
-    return (await this.#storeOf(job))?.root ?? null;
+  async folderOf(job: TrainingJob, own?: ResultStore): Promise<string | null> {
+    return (await this.#storeOf(job, own))?.root ?? null;
   }
 
-  async #storeOf(job: TrainingJob): Promise<ResultStore | null> {
+  async #storeOf(job: TrainingJob, own: ResultStore | undefined): Promise<ResultStore | null> {
     const id = await jobId(job);
-    for (const store of this.#stores) {
-      const status = await store.readStatus(id);
-      if (status !== null && status.state !== "running") return store;
-    }
+    if (own !== undefined && await hasFinished(own, id)) return null;
+    for (const store of this.#stores) if (await hasFinished(store, id)) return store;
     return null;
   }
 }

@@ -84,6 +84,11 @@ Deno.test("CommittedRuns.find() reads an exported run back as computed, and skip
     assert.equal(found.record.status.state, "finished");
     assert.equal(found.record.computedSteps, 0);
     assert.equal(await committed.folderOf(finished), join(root, "paper"));
+    // The store the run would go into has it finished: its own run comes first.
+    const own = await openStore(join(tmp, "runs"), { readOnly: true });
+    assert.equal(await committed.find(finished, own), null);
+    assert.equal(await committed.folderOf(finished, own), null);
+    assert.equal(await committed.folderOf(cut, own), null);
     assert.equal(await committed.find(cut), null, "a cut run is not used");
     assert.equal(await committed.folderOf(cut), null);
     assert.equal(await committed.find(tinyDlnJob({ seeds: { init: 9, data: 2, noise: 3 } })), null);
