@@ -124,6 +124,34 @@ export function figureJobs(figure: FigureStem, scale: Scale): TrainingJob[] {
 }
 
 /**
+ * The scale a figure made at `scale` is filed under: `scale` itself, or the scale whose
+ * settings it borrows where it has none of its own (`Experiment.settingsScale`).
+ *
+ * @param figure The figure stem.
+ * @param scale The requested scale.
+ * @returns The scale its provenance and files name.
+ */
+export function filedScale(figure: FigureStem, scale: Scale): Scale {
+  return registeredFigure(figure).experiment.settingsScale?.(scale) ?? scale;
+}
+
+/**
+ * The jobs of {@link jobsFor} that belong to `scale` itself: those of at least one figure filed
+ * under it. The others are another scale's runs that a figure borrows here (the DLN's paper runs
+ * at `schedule`); they are exported and committed with that scale.
+ *
+ * @param scale The scale the entries were listed for.
+ * @param entries Entries of {@link jobsFor} at that scale.
+ * @returns The entries of jobs filed under `scale`, in order.
+ */
+export function jobsFiledUnder<E extends { figures: readonly FigureStem[] }>(
+  scale: Scale,
+  entries: readonly E[],
+): E[] {
+  return entries.filter(({ figures }) => figures.some((f) => filedScale(f, scale) === scale));
+}
+
+/**
  * The jobs of several figures, each job once (figures share runs: the landscape figures use
  * `ics`'s runs, `lp-norms` reuses `dln`'s), in registry order, cheapest first.
  *

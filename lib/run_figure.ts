@@ -21,7 +21,10 @@ import { openStore } from "./store/mod.ts";
 
 /** Options of {@link runFigure}; unset ones come from the environment (`figureSettings`). */
 export interface RunFigureOptions {
-  /** Run scale (default `FIGURE_SCALE`, else quick). */
+  /**
+   * Run scale (default `FIGURE_SCALE`, else quick). A figure without settings of its own there
+   * is made and filed at the scale it borrows them from (`Experiment.settingsScale`).
+   */
   scale?: Scale;
   /** Backend (default `BN_BACKEND`, else auto). */
   backend?: BackendChoice;
@@ -48,6 +51,7 @@ export interface RunFigureOptions {
 /** What {@link runFigure} made. */
 export interface FigureOutput<S = unknown> {
   stem: string;
+  /** The scale it was made and filed at (see {@link RunFigureOptions.scale}). */
   scale: Scale;
   backend: BackendInfo;
   /** The spec, provenance included. */
@@ -90,8 +94,15 @@ export async function runFigure(
   const figure = registeredFigure(stem);
   const experiment = figure.experiment;
   const settings = figureSettings();
-  const scale = options.scale ?? settings.scale;
+  const requested = options.scale ?? settings.scale;
+  // A scale without settings of its own for this figure is filed under the one it borrows.
+  const scale = experiment.settingsScale?.(requested) ?? requested;
   const log = options.log ?? ((line: string) => console.log(line));
+  if (scale !== requested) {
+    log(
+      `${stem}: has no ${requested} settings of its own; uses its ${scale} ones, filed as ${scale}`,
+    );
+  }
   const config = experiment.config(scale);
   const jobs = experiment.jobs(scale);
   const backend = await initBackend({ backend: options.backend ?? settings.backend });

@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import { BACKEND_CHOICES, formatBackend, initBackend, parseBackendChoice } from "../lib/backend.ts";
 import { ensureCifar10 } from "../lib/data/download.ts";
-import { type FigureStem, jobsFor, STORED_FIGURES } from "../lib/registry.ts";
+import { type FigureStem, jobsFiledUnder, jobsFor, STORED_FIGURES } from "../lib/registry.ts";
 import { committedRunFolders, CommittedRuns } from "../lib/run/committed_runs.ts";
 import { jobId, runFolderName, type TrainingJob } from "../lib/run/job.ts";
 import { runJob } from "../lib/run/run_job.ts";
@@ -31,7 +31,8 @@ const USAGE = `Usage: deno task jobs [options]
   --list          print the jobs and their state, compute nothing
   --export DIR    copy the finished runs of the selection, without checkpoints, into DIR (e.g.
                   data/results/<scale>, committed: jobs and figures read runs committed there
-                  and do not compute them again), compute nothing`;
+                  and do not compute them again), compute nothing; runs that another kept
+                  scale's folder holds or that belong to another scale are left out`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -83,8 +84,14 @@ async function main(): Promise<void> {
   const store = await openStore(undefined, readOnly ? { readOnly: true } : {});
   try {
     if (values.export !== undefined) {
-      const copied = await exportRuns(store, jobs.map((j) => j.job), values.export);
-      console.log(`jobs: exported ${copied} finished runs to ${values.export}`);
+      const copied = await exportRuns(store, await runsToExport(jobs, scale), values.export);
+      const left = jobs.length - copied.considered;
+      console.log(
+        `jobs: exported ${copied.count} finished runs to ${values.export}` +
+          (left > 0
+            ? `; left out ${left} runs that other scales' folders hold or are filed under`
+            : ""),
+      );
       return;
     }
     const committed = values.recompute
@@ -323,25 +330,42 @@ async function prefixLines(
 }
 
 /**
+ * The runs that belong in this scale's export: those filed under `scale` (a run only borrowed
+ * here, e.g. the DLN's paper runs at schedule, belongs to its own scale's folder) and not already
+ * committed in another kept scale's folder (runs two scales share are committed once).
+ */
+async function runsToExport(
+  jobs: readonly { job: TrainingJob; figures: FigureStem[] }[],
+  scale: Scale,
+): Promise<TrainingJob[]> {
+  const elsewhere = await CommittedRuns.open(committedRunFolders(scale).slice(1));
+  const own: TrainingJob[] = [];
+  for (const { job } of jobsFiledUnder(scale, jobs)) {
+    if (await elsewhere.folderOf(job) === null) own.push(job);
+  }
+  return own;
+}
+
+/**
  * Copies every finished (or diverged) run among `jobs` into `dir` without its checkpoints
  * (`ResultStore.copyResults`); runs not finished are skipped.
  *
- * @returns How many runs were copied.
+ * @returns How many runs were copied, and how many were considered.
  */
 async function exportRuns(
   store: ResultStore,
   jobs: readonly TrainingJob[],
   dir: string,
-): Promise<number> {
-  let copied = 0;
+): Promise<{ count: number; considered: number }> {
+  let count = 0;
   for (const job of jobs) {
     const id = await jobId(job);
     const state = (await store.readStatus(id))?.state;
     if (state !== "finished" && state !== "diverged") continue;
     await store.copyResults(id, dir);
-    copied++;
+    count++;
   }
-  return copied;
+  return { count, considered: jobs.length };
 }
 
 if (import.meta.main) {

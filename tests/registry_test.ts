@@ -4,6 +4,8 @@ import {
   FIGURE_STEMS,
   figureJobs,
   type FigureStem,
+  filedScale,
+  jobsFiledUnder,
   jobsFor,
   registeredFigure,
   STORED_FIGURES,
@@ -13,6 +15,7 @@ import { icsJobs } from "../lib/experiments/ics.ts";
 import { canonicalJson, validateJob } from "../lib/run/job.ts";
 import { lpNormsJobs } from "../lib/experiments/lp_norms.ts";
 import { SCALES } from "../lib/scale.ts";
+import { runFigure } from "../lib/run_figure.ts";
 
 Deno.test("jobsFor() lists every figure's valid jobs once, sharing runs between figures", () => {
   for (const scale of SCALES) {
@@ -209,4 +212,67 @@ Deno.test("registry: every figure names its experiment, the landscape's three sh
     assert.equal(EXPERIMENTS[stem].experiment.name, stem, `${stem}: results file name`);
   }
   assert.throws(() => registeredFigure("nope"), /Unknown figure "nope": expected one of dln/);
+});
+
+Deno.test("a figure is filed under a scale only where its settings are that scale's own", () => {
+  const same = (figure: FigureStem, a: (typeof SCALES)[number], b: (typeof SCALES)[number]) => {
+    const { experiment } = EXPERIMENTS[figure];
+    return canonicalJson(experiment.config(a)) === canonicalJson(experiment.config(b)) &&
+      canonicalJson(experiment.jobs(a)) === canonicalJson(experiment.jobs(b)) &&
+      experiment.scaleNote(a) === experiment.scaleNote(b);
+  };
+  for (const figure of FIGURE_STEMS) {
+    for (const scale of SCALES) {
+      const filed = filedScale(figure, scale);
+      // The borrowed scale has exactly the settings, runs and words of the requested one.
+      assert.ok(same(figure, scale, filed), `${figure} at ${scale} filed as ${filed}`);
+      assert.equal(filedScale(figure, filed), filed, `${figure}: ${filed} is filed as itself`);
+    }
+    // Beyond smoke (the tests' own scale), scales with the same settings are filed together,
+    // so that no figure is labelled with a scale whose settings it does not have of its own.
+    const beyondSmoke = SCALES.filter((s) => s !== "smoke");
+    for (const a of beyondSmoke) {
+      for (const b of beyondSmoke) {
+        if (same(figure, a, b)) {
+          assert.equal(filedScale(figure, a), filedScale(figure, b), `${figure}: ${a} vs ${b}`);
+        }
+      }
+    }
+  }
+  assert.equal(filedScale("dln", "schedule"), "paper");
+  assert.equal(filedScale("ics-definitions", "schedule"), "long");
+  assert.equal(filedScale("example", "paper"), "quick");
+  assert.equal(filedScale("ics", "schedule"), "schedule");
+});
+
+Deno.test("runFigure() at a borrowed scale makes and labels the figure of the scale it borrows", async () => {
+  const lines: string[] = [];
+  const out = await runFigure("example", {
+    scale: "paper",
+    write: false,
+    backend: "cpu",
+    log: (line) => lines.push(line),
+  });
+  assert.equal(out.scale, "quick");
+  assert.equal(out.provenance.scale, "quick");
+  assert.ok(lines.some((l) => l.includes("has no paper settings of its own")), lines.join("\n"));
+});
+
+Deno.test("jobsFiledUnder() keeps a scale's own runs and leaves out those it only borrows", () => {
+  const all = jobsFor("schedule", ["dln", "lp-norms", "ics-definitions", "ics"]);
+  const own = jobsFiledUnder("schedule", all);
+  const keys = new Set(own.map(({ job }) => canonicalJson(job)));
+  // dln's paper runs and ics-definitions' long runs are not schedule runs...
+  const dlnOnly = all.filter(({ figures }) => figures.length === 1 && figures[0] === "dln");
+  assert.ok(dlnOnly.length > 0);
+  for (const { job } of dlnOnly) assert.ok(!keys.has(canonicalJson(job)), "dln-only run kept");
+  for (const job of figureJobs("ics-definitions", "schedule")) {
+    assert.ok(!keys.has(canonicalJson(job)), "ics-definitions run kept");
+  }
+  // ...but a dln run that lp-norms (filed under schedule) shares is, as is every ics run.
+  for (const job of [...figureJobs("lp-norms", "schedule"), ...figureJobs("ics", "schedule")]) {
+    assert.ok(keys.has(canonicalJson(job)), "a schedule run left out");
+  }
+  assert.equal(own.length, jobsFor("schedule", ["lp-norms", "ics"]).length);
+  assert.deepEqual(jobsFiledUnder("quick", jobsFor("quick")), jobsFor("quick"));
 });

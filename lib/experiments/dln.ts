@@ -599,6 +599,8 @@ export const DLN = {
   name: "dln",
   config: (scale) => DLN_CONFIGS[scale],
   jobs: dlnJobs,
+  // The schedule's DLN runs are the paper protocol's: the figure is the paper one.
+  settingsScale: (scale) => scale === "schedule" ? "paper" : scale,
   scaleNote: dlnScaleNote,
   dataSubset: (scale) =>
     `synthetic: ${DLN_CONFIGS[scale].samples} samples x ~ N(0, I), targets A x, one A per seed`,

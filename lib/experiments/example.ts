@@ -71,6 +71,8 @@ export const EXAMPLE = {
   name: "example",
   config: exampleConfig,
   jobs: () => [],
+  // The same 60 steps at every scale but smoke: filed as quick, never relabelled long or paper.
+  settingsScale: (scale) => scale === "smoke" ? "smoke" : "quick",
   scaleNote: (scale) => scale === "smoke" ? "20 steps instead of 60" : "all 60 steps",
   dataSubset: () => "none: closed-form computation, no data",
   seeds: () => ({}), // no randomness

@@ -22,6 +22,12 @@ export interface Experiment<C extends object = object, S = unknown> {
   config(scale: Scale): C;
   /** The training jobs at a scale, in the order `summarize` receives their runs ([] if none). */
   jobs(scale: Scale): TrainingJob[];
+  /**
+   * The scale whose settings a figure at `scale` uses and whose name it is filed under, where
+   * the experiment has no settings of its own there (e.g. the DLN at `schedule` is its `paper`
+   * protocol). Absent: every scale is its own.
+   */
+  settingsScale?(scale: Scale): Scale;
   /** What the scale shrinks relative to PROTOCOL.md, in words. */
   scaleNote(scale: Scale): string;
   /** Which data the runs saw, in words. */

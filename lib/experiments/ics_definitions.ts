@@ -696,6 +696,8 @@ export const ICS_DEFINITIONS_EXPERIMENT = {
   name: "ics-definitions",
   config: (scale) => ICS_DEFINITIONS[scale],
   jobs: (scale) => icsDefinitionsRuns(scale).map((run) => run.job),
+  // Its schedule runs are the long ones (see ICS_DEFINITIONS): the figure is the long one.
+  settingsScale: (scale) => scale === "schedule" ? "long" : scale,
   scaleNote: icsDefinitionsScaleNote,
   dataSubset: (scale) =>
     ICS_DEFINITIONS[scale].source === "sample"

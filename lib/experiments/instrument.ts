@@ -184,6 +184,8 @@ export const INSTRUMENT_CHECK = {
   name: "instrument",
   config: () => INSTRUMENT,
   jobs: () => [],
+  // The same run at every scale: filed as quick (smoke stays smoke, the tests' scale).
+  settingsScale: (scale) => scale === "smoke" ? "smoke" : "quick",
   scaleNote: () => "tiny VGG (width 1/16), 20 steps, batch 64, one seed, at every scale",
   dataSubset: () => "CIFAR-10 sample: first 1,000 training images",
   seeds: () => ({ ...INSTRUMENT.seeds }),
