@@ -12,7 +12,7 @@ import { type VegaLiteSpec } from "./figures/spec.ts";
 import { type Provenance, withProvenance } from "./figures/spec_provenance.ts";
 import { figureSettings } from "./notebook/config.ts";
 import type { ProgressOutput } from "./progress.ts";
-import { registeredFigure } from "./registry.ts";
+import { type FigureStem, filedScale, registeredFigure } from "./registry.ts";
 import { committedRunFolders, CommittedRuns } from "./run/committed_runs.ts";
 import type { TrainingJob } from "./run/job.ts";
 import { runJob, type RunRecord } from "./run/run_job.ts";
@@ -96,7 +96,7 @@ export async function runFigure(
   const settings = figureSettings();
   const requested = options.scale ?? settings.scale;
   // A scale without settings of its own for this figure is filed under the one it borrows.
-  const scale = experiment.settingsScale?.(requested) ?? requested;
+  const scale = filedScale(stem as FigureStem, requested);
   const log = options.log ?? ((line: string) => console.log(line));
   if (scale !== requested) {
     log(
