@@ -84,10 +84,11 @@ async function main(): Promise<void> {
   const store = await openStore(undefined, readOnly ? { readOnly: true } : {});
   try {
     if (values.export !== undefined) {
-      const copied = await exportRuns(store, await runsToExport(jobs, scale), values.export);
-      const left = jobs.length - copied.considered;
+      const own = await runsToExport(jobs, scale);
+      const copied = await exportRuns(store, own, values.export);
+      const left = jobs.length - own.length;
       console.log(
-        `jobs: exported ${copied.count} finished runs to ${values.export}` +
+        `jobs: exported ${copied} finished runs to ${values.export}` +
           (left > 0
             ? `; left out ${left} runs that other scales' folders hold or are filed under`
             : ""),
@@ -350,22 +351,22 @@ async function runsToExport(
  * Copies every finished (or diverged) run among `jobs` into `dir` without its checkpoints
  * (`ResultStore.copyResults`); runs not finished are skipped.
  *
- * @returns How many runs were copied, and how many were considered.
+ * @returns How many runs were copied.
  */
 async function exportRuns(
   store: ResultStore,
   jobs: readonly TrainingJob[],
   dir: string,
-): Promise<{ count: number; considered: number }> {
-  let count = 0;
+): Promise<number> {
+  let copied = 0;
   for (const job of jobs) {
     const id = await jobId(job);
     const state = (await store.readStatus(id))?.state;
     if (state !== "finished" && state !== "diverged") continue;
     await store.copyResults(id, dir);
-    count++;
+    copied++;
   }
-  return { count, considered: jobs.length };
+  return copied;
 }
 
 if (import.meta.main) {

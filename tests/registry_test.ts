@@ -14,7 +14,7 @@ import { dlnJobs } from "../lib/experiments/dln.ts";
 import { icsJobs } from "../lib/experiments/ics.ts";
 import { canonicalJson, validateJob } from "../lib/run/job.ts";
 import { lpNormsJobs } from "../lib/experiments/lp_norms.ts";
-import { SCALES } from "../lib/scale.ts";
+import { type Scale, SCALES } from "../lib/scale.ts";
 import { runFigure } from "../lib/run_figure.ts";
 
 Deno.test("jobsFor() lists every figure's valid jobs once, sharing runs between figures", () => {
@@ -215,7 +215,7 @@ Deno.test("registry: every figure names its experiment, the landscape's three sh
 });
 
 Deno.test("a figure is filed under a scale only where its settings are that scale's own", () => {
-  const same = (figure: FigureStem, a: (typeof SCALES)[number], b: (typeof SCALES)[number]) => {
+  const same = (figure: FigureStem, a: Scale, b: Scale) => {
     const { experiment } = EXPERIMENTS[figure];
     return canonicalJson(experiment.config(a)) === canonicalJson(experiment.config(b)) &&
       canonicalJson(experiment.jobs(a)) === canonicalJson(experiment.jobs(b)) &&
